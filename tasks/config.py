@@ -1,0 +1,97 @@
+"""Configuration sections of luigi.cfg, read through luigi.Config classes.
+
+The class names are the section names, as in Luigi's own ``core`` and ``worker`` sections. The ``[s3]``
+section has no class here: luigi.contrib.s3 passes its keys to boto3 as they are (see tasks/s3.py), and
+``[spark]`` belongs to luigi.contrib.spark.
+"""
+from __future__ import annotations
+
+import datetime
+import getpass
+from dataclasses import dataclass
+
+import luigi
+
+
+class sftp(luigi.Config):  # noqa: N801 - the section name
+    """``[sftp]``: the vendor's SFTP drop."""
+
+    host = luigi.Parameter(default="127.0.0.1")
+    port = luigi.IntParameter(default=22)
+    username = luigi.Parameter(default="", description="empty: the OS user running the pipeline")
+    key_file = luigi.Parameter(default="", description="private key file (ed25519 or RSA)")
+    key_passphrase_env = luigi.Parameter(
+        default="WINEPIPE_SFTP_KEY_PASSPHRASE",
+        description="environment variable holding the key's passphrase, if it has one")
+    password_env = luigi.Parameter(
+        default="WINEPIPE_SFTP_PASSWORD", description="environment variable holding a password (optional)")
+    known_hosts = luigi.Parameter(default="~/.ssh/known_hosts")
+    connect_timeout = luigi.FloatParameter(default=15.0)
+
+    def user(self) -> str:
+        return self.username or getpass.getuser()
+
+
+class mysql(luigi.Config):  # noqa: N801
+    """``[mysql]``: the warehouse the curated reviews are loaded into."""
+
+    host = luigi.Parameter(default="127.0.0.1")
+    port = luigi.IntParameter(default=3306)
+    user = luigi.Parameter(default="winepipe")
+    password = luigi.Parameter(default="", significant=False)
+    database = luigi.Parameter(default="winepipe")
+    ssl_ca = luigi.Parameter(default="", description="CA bundle; set to enable TLS")
+    ssl_cert = luigi.Parameter(default="")
+    ssl_key = luigi.Parameter(default="")
+    connect_timeout = luigi.IntParameter(default=10)
+
+
+class redis(luigi.Config):  # noqa: N801
+    """``[redis]``: where per-run metadata is kept."""
+
+    host = luigi.Parameter(default="127.0.0.1")
+    port = luigi.IntParameter(default=6379)
+    db = luigi.IntParameter(default=0)
+    password = luigi.Parameter(default="", significant=False)
+    key_prefix = luigi.Parameter(default="winepipe:")
+
+
+class wine(luigi.Config):  # noqa: N801
+    """``[wine]``: where a batch's data lives and which sources make it up."""
+
+    bucket = luigi.Parameter()
+    remote_root = luigi.Parameter(default=".")
+    sources = luigi.ListParameter(description="JSON list of {name, file, format, precedence}")
+    work_dir = luigi.Parameter(default="", description="local scratch space; empty: the system temp dir")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file of a batch, as configured in ``[wine] sources``."""
+
+    name: str
+    file: str
+    format: str
+    precedence: int
+
+
+def sources() -> list[Source]:
+    """The configured sources, highest precedence first."""
+    result = [Source(str(s["name"]), str(s["file"]), str(s["format"]), int(s["precedence"]))
+              for s in wine().sources]
+    for src in result:
+        if src.format not in ("csv", "json"):
+            raise ValueError(f"[wine] sources: {src.name} has format {src.format!r}; expected csv or json")
+    return sorted(result, key=lambda s: -s.precedence)
+
+
+def source(name: str) -> Source:
+    """The configured source called ``name``."""
+    for src in sources():
+        if src.name == name:
+            return src
+    raise ValueError(f"unknown source {name!r}; [wine] sources has {', '.join(s.name for s in sources())}")
+
+
+def today() -> datetime.date:
+    return datetime.date.today()

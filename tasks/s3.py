@@ -1,0 +1,53 @@
+"""The S3 adapter: one boto3 client built from ``[s3]``, the same way luigi.contrib.s3 builds its own."""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from luigi.contrib.s3 import S3Client
+
+log = logging.getLogger("winepipe.s3")
+
+# Keys of [s3] that luigi.contrib.s3 consumes itself rather than passing to boto3.
+_LUIGI_ONLY_KEYS = ("aws_role_arn", "aws_role_session_name")
+
+
+def s3_options() -> dict[str, Any]:
+    """The ``[s3]`` keys as boto3 keyword arguments (endpoint_url, region_name, credentials, ...)."""
+    options = S3Client._get_s3_config()  # noqa: SLF001 - the one place luigi reads [s3]; stay identical
+    for key in _LUIGI_ONLY_KEYS:
+        options.pop(key, None)
+    return options
+
+
+@functools.lru_cache(maxsize=None)
+def _client(frozen_options: tuple) -> Any:
+    options = dict(frozen_options)
+    # Standard mode retries 5xx, throttling and connection errors with exponential backoff and jitter.
+    config = BotoConfig(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
+    return boto3.client("s3", config=config, **options)
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client for the configured endpoint (cached per configuration)."""
+    return _client(tuple(sorted(s3_options().items())))
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"not an s3:// URL: {url}")
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def list_keys(url: str) -> list[str]:
+    """Every key under the prefix ``url`` (an s3:// URL ending in /)."""
+    bucket, prefix = split_url(url)
+    keys: list[str] = []
+    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    return keys

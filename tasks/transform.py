@@ -1,0 +1,147 @@
+"""Transform: the batch's raw files to curated Parquet, rejects and per-source counts, with PySpark."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import luigi
+from luigi.contrib.s3 import S3FlagTarget
+from luigi.contrib.spark import SparkSubmitTask
+
+from tasks.base import BatchTask
+from tasks.config import sources, wine
+from tasks.extract import ExtractWineFile
+from tasks.s3 import list_keys, s3_client, split_url
+
+log = logging.getLogger("winepipe.transform")
+
+ROOT = Path(__file__).resolve().parent.parent
+# The job writes its outputs in this order; curated's _SUCCESS is the task's completion flag, so it goes last.
+OUTPUTS = ("rejects", "counts", "curated")
+
+
+class transform(luigi.Config):  # noqa: N801 - the section name
+    """``[transform]``: how the Spark job reaches its data."""
+
+    io = luigi.ChoiceParameter(
+        choices=["local", "s3a"], default="local",
+        description="local: stage raw files to a work dir and upload outputs; s3a: the job reads and writes "
+                    "s3a:// directly (a cluster with hadoop-aws)")
+    shuffle_partitions = luigi.IntParameter(default=8, description="spark.sql.shuffle.partitions of the job")
+
+
+class TransformWine(BatchTask, SparkSubmitTask):
+    """Curates a batch with spark/job.py (DATA_CONTRACT.md) into s3://<bucket>/{curated,rejects,counts}/<date>/."""
+
+    name = "winepipe-transform"
+    app = str(ROOT / "spark" / "job.py")
+
+    def requires(self) -> dict[str, ExtractWineFile]:
+        return {src.name: ExtractWineFile(date=self.date, source=src.name) for src in sources()}
+
+    def output(self) -> S3FlagTarget:
+        return S3FlagTarget(self.s3_url("curated"), flag="_SUCCESS")
+
+    # -- spark-submit command line ------------------------------------------------------------
+    @property
+    def spark_submit(self) -> str:
+        # A relative path in [spark] spark-submit (the project's .venv) is relative to the project.
+        configured = super().spark_submit
+        return str(ROOT / configured) if "/" in configured and not os.path.isabs(configured) else configured
+
+    def program_environment(self) -> dict[str, str]:
+        env = super().program_environment()
+        # Python workers must run the interpreter that has pyspark and the job's dependencies.
+        env.setdefault("PYSPARK_PYTHON", sys.executable)
+        return env
+
+    @property
+    def py_files(self) -> list[str]:
+        # The job's package ships to the executors, so the same job runs unchanged on a cluster.
+        return (super().py_files or []) + [str(self._work / "spark.zip")]
+
+    def app_options(self) -> list[str]:
+        cfg = transform()
+        if cfg.io == "s3a":
+            def raw(src): return self.s3_url("raw", src.file).replace("s3://", "s3a://", 1)
+            def out(zone): return self.s3_url(zone).replace("s3://", "s3a://", 1)
+        else:
+            def raw(src): return str(self._work / "raw" / src.file)
+            def out(zone): return str(self._work / "out" / zone)
+        spec = [{"name": s.name, "format": s.format, "precedence": s.precedence, "path": raw(s)} for s in sources()]
+        return ["--batch-date", f"{self.date:%Y-%m-%d}", "--sources", json.dumps(spec),
+                "--curated", out("curated"), "--rejects", out("rejects"), "--counts", out("counts"),
+                "--shuffle-partitions", str(cfg.shuffle_partitions)]
+
+    # -- run ----------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._work = Path(tempfile.mkdtemp(prefix=f"winepipe-transform-{self.date}-", dir=wine().work_dir or None))
+        try:
+            _zip_package(ROOT / "spark", self._work / "spark.zip")
+            local = transform().io == "local"
+            # Leftovers of a crashed attempt must not mix with this attempt's part files.
+            self._clear_outputs()
+            if local:
+                self._stage_inputs()
+            self.set_status_message("running the Spark job")
+            super().run()
+            if local:
+                self._upload_outputs()
+        finally:
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def _stage_inputs(self) -> None:
+        client = s3_client()
+        (self._work / "raw").mkdir()
+        for src in sources():
+            bucket, key = split_url(self.s3_url("raw", src.file))
+            client.download_file(bucket, key, str(self._work / "raw" / src.file))
+        self.set_status_message("raw files staged")
+
+    def _clear_outputs(self) -> None:
+        client = s3_client()
+        for zone in OUTPUTS:
+            bucket, _ = split_url(self.s3_url(zone))
+            for key in list_keys(self.s3_url(zone)):
+                client.delete_object(Bucket=bucket, Key=key)
+
+    def _upload_outputs(self) -> None:
+        client = s3_client()
+        flags = []
+        for zone in OUTPUTS:
+            base = self._work / "out" / zone
+            bucket, prefix = split_url(self.s3_url(zone))
+            for path in sorted(base.rglob("*")):
+                if not path.is_file() or path.name.endswith(".crc") or path.name.startswith("."):
+                    continue
+                key = prefix + path.relative_to(base).as_posix()
+                if path.name == "_SUCCESS":
+                    flags.append((path, bucket, key))
+                else:
+                    client.upload_file(str(path), bucket, key)
+        for path, bucket, key in flags:  # in OUTPUTS order: curated's flag is the very last object
+            client.upload_file(str(path), bucket, key)
+
+
+def _zip_package(package: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(package.rglob("*.py")):
+            zf.write(path, path.relative_to(package.parent).as_posix())
+
+
+def read_counts(date_prefix_url: str) -> list[dict]:
+    """The per-source counts the job wrote under ``s3://<bucket>/counts/<date>/`` (JSON lines)."""
+    client = s3_client()
+    rows: list[dict] = []
+    for key in list_keys(date_prefix_url):
+        if os.path.basename(key).startswith("part-"):
+            bucket, _ = split_url(date_prefix_url)
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    return sorted(rows, key=lambda r: r["source_name"])
