@@ -94,7 +94,13 @@ class TransformWine(BatchTask, SparkSubmitTask):
             if local:
                 self._upload_outputs()
         finally:
+            # The work dir holds a copy of the whole batch: never leave it behind, failed or not.
             shutil.rmtree(self._work, ignore_errors=True)
+        self.metrics = {row["source_name"]: {k: v for k, v in row.items() if k != "source_name"}
+                        for row in read_counts(self.s3_url("counts"))}
+        for name, row in self.metrics.items():
+            log.info("batch %s %s: read %d, rejected %d, duplicates %d, kept %d", self.date, name,
+                     row["records_read"], row["rejected"], row["duplicates"], row["kept"])
 
     def _stage_inputs(self) -> None:
         client = s3_client()

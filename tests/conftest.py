@@ -34,6 +34,7 @@ class Namespace:
     sftp_dir: Path
     redis_prefix: str
     config_path: Path
+    work_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a pipeline subprocess that uses this namespace."""
@@ -73,6 +74,7 @@ def ns(stack, tmp_path_factory) -> Namespace:
         sftp_dir=STACK / "sftp" / f"test-{suffix}",
         redis_prefix=f"winepipe-test-{suffix}:",
         config_path=tmp_path_factory.mktemp("config") / "luigi-test.cfg",
+        work_dir=tmp_path_factory.mktemp("work"),
     )
     space.config_path.write_text(f"""\
 [mysql]
@@ -81,6 +83,7 @@ database = {space.database}
 [wine]
 bucket = {space.bucket}
 remote_root = {space.remote_root}
+work_dir = {space.work_dir}
 
 [redis]
 key_prefix = {space.redis_prefix}

@@ -1,0 +1,93 @@
+"""TransformWine's spark-submit command line and its work directory (no Spark run here)."""
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import luigi.configuration
+import pytest
+
+from tasks.transform import ROOT, TransformWine
+
+
+@pytest.fixture
+def config(tmp_path):
+    """Layer a config override on top of luigi.cfg for one test, then take it away again."""
+    parser = luigi.configuration.get_config()
+    added = []
+
+    def layer(text: str) -> None:
+        path = tmp_path / f"override-{len(added)}.cfg"
+        path.write_text(text)
+        parser.add_config_path(str(path))
+        added.append(str(path))
+
+    yield layer
+    for path in added:
+        parser._config_paths.remove(path)
+    parser.reload()
+
+
+def _command(task: TransformWine, work: Path) -> list[str]:
+    task._work = work
+    return task.spark_command() + task.app_command()
+
+
+def test_local_mode_reads_and_writes_the_staged_work_dir(config):
+    config("[spark]\nspark-submit = .venv/bin/spark-submit\nmaster = local[*]\ndriver-memory = 2g\n"
+           "conf = spark.ui.enabled=false|spark.sql.session.timeZone=UTC\n"
+           "[transform]\nio = local\nshuffle_partitions = 6\n[wine]\nbucket = bkt\n")
+    work = Path("/scratch/w1")
+    cmd = _command(TransformWine(date=datetime.date(2026, 11, 24)), work)
+    assert cmd[:10] == [str(ROOT / ".venv/bin/spark-submit"), "--master", "local[*]", "--name", "winepipe-transform",
+                        "--py-files", "/scratch/w1/spark.zip", "--conf", "spark.ui.enabled=false",
+                        "--conf"]
+    assert cmd[10:13] == ["spark.sql.session.timeZone=UTC", "--driver-memory", "2g"]
+    assert cmd[13] == str(ROOT / "spark" / "job.py")
+    args = cmd[14:]
+    assert args[args.index("--batch-date") + 1] == "2026-11-24"
+    assert args[args.index("--curated") + 1] == "/scratch/w1/out/curated"
+    assert args[args.index("--rejects") + 1] == "/scratch/w1/out/rejects"
+    assert args[args.index("--counts") + 1] == "/scratch/w1/out/counts"
+    assert args[args.index("--shuffle-partitions") + 1] == "6"
+    sources = json.loads(args[args.index("--sources") + 1])
+    assert [(s["name"], s["format"], s["precedence"], s["path"]) for s in sources] == [
+        ("reviews_130k_csv", "csv", 3, "/scratch/w1/raw/winemag-data-130k-v2.csv"),
+        ("reviews_130k_json", "json", 2, "/scratch/w1/raw/winemag-data-130k-v2.json"),
+        ("reviews_150k_csv", "csv", 1, "/scratch/w1/raw/winemag-data_first150k.csv"),
+    ]
+
+
+def test_s3a_mode_on_a_cluster_reads_and_writes_s3a_directly(config):
+    config("[spark]\nspark-submit = /opt/spark/bin/spark-submit\nmaster = yarn\ndeploy-mode = cluster\n"
+           "executor-memory = 8g\nconf = spark.ui.enabled=true\n"
+           "[transform]\nio = s3a\n[wine]\nbucket = lake\n")
+    cmd = _command(TransformWine(date=datetime.date(2026, 1, 2)), Path("/scratch/w2"))
+    assert cmd[:12] == ["/opt/spark/bin/spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
+                        "--name", "winepipe-transform", "--py-files", "/scratch/w2/spark.zip",
+                        "--conf", "spark.ui.enabled=true", "--driver-memory"]
+    assert "--executor-memory" in cmd and cmd[cmd.index("--executor-memory") + 1] == "8g"
+    args = cmd[cmd.index(str(ROOT / "spark" / "job.py")) + 1:]
+    assert args[args.index("--curated") + 1] == "s3a://lake/curated/2026-01-02/"
+    assert args[args.index("--rejects") + 1] == "s3a://lake/rejects/2026-01-02/"
+    assert args[args.index("--counts") + 1] == "s3a://lake/counts/2026-01-02/"
+    paths = [s["path"] for s in json.loads(args[args.index("--sources") + 1])]
+    assert paths == ["s3a://lake/raw/2026-01-02/winemag-data-130k-v2.csv",
+                     "s3a://lake/raw/2026-01-02/winemag-data-130k-v2.json",
+                     "s3a://lake/raw/2026-01-02/winemag-data_first150k.csv"]
+
+
+def test_python_workers_use_the_pipelines_interpreter(monkeypatch):
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert TransformWine(date=datetime.date(2026, 1, 2)).program_environment()["PYSPARK_PYTHON"] == sys.executable
+
+
+@pytest.mark.integration
+def test_the_work_dir_is_removed_when_the_job_fails(ns, batch_date):
+    task = TransformWine(date=batch_date)  # no raw files for this date: staging fails
+    with pytest.raises(Exception):
+        task.run()
+    assert not task._work.exists()
+    assert task._work.parent == ns.work_dir
