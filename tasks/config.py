@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import os
 from dataclasses import dataclass
 
 import luigi
@@ -39,11 +40,23 @@ class mysql(luigi.Config):  # noqa: N801
     port = luigi.IntParameter(default=3306)
     user = luigi.Parameter(default="winepipe")
     password = luigi.Parameter(default="", significant=False)
+    password_env = luigi.Parameter(
+        default="WINEPIPE_MYSQL_PASSWORD", significant=False,
+        description="environment variable holding the password; when set and non-empty it wins over `password`")
     database = luigi.Parameter(default="winepipe")
     ssl_ca = luigi.Parameter(default="", description="CA bundle; set to enable TLS")
     ssl_cert = luigi.Parameter(default="")
     ssl_key = luigi.Parameter(default="")
+    ssl_verify_identity = luigi.BoolParameter(
+        default=True, description="with TLS (ssl_ca set): check that the server certificate names `host`")
     connect_timeout = luigi.IntParameter(default=10)
+    migration_lock_timeout = luigi.IntParameter(
+        default=120, description="seconds to wait for another process's schema migration to finish")
+
+    def resolved_password(self) -> str:
+        """The password: the environment variable named by ``password_env`` when set, else ``password``."""
+        from_env = os.environ.get(self.password_env, "") if self.password_env else ""
+        return from_env or self.password
 
 
 class redis(luigi.Config):  # noqa: N801

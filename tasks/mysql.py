@@ -14,17 +14,23 @@ log = logging.getLogger("winepipe.mysql")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MARKER_TABLE = "table_updates"
-_MIGRATION_LOCK = "winepipe.schema_migrations"
+# MariaDB's user-level lock names are server-wide and at most 64 characters: one lock per database.
+_MIGRATION_LOCK = "winepipe.migrate.{database}"
 
 
-def connect(*, local_infile: bool = False, autocommit: bool = True) -> pymysql.connections.Connection:
+def connect(*, local_infile: bool = False, autocommit: bool = True,
+            database: str | None = None) -> pymysql.connections.Connection:
     """A connection to the configured database; ``local_infile`` only for the loader's own connection."""
     cfg = mysql_config()
-    ssl = {k: v for k, v in (("ca", cfg.ssl_ca), ("cert", cfg.ssl_cert), ("key", cfg.ssl_key)) if v} or None
+    ssl = None
+    if cfg.ssl_ca:
+        ssl = {"ca": cfg.ssl_ca, "check_hostname": cfg.ssl_verify_identity}
+        if cfg.ssl_cert:
+            ssl.update(cert=cfg.ssl_cert, key=cfg.ssl_key or None)
     return pymysql.connect(
-        host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password, database=cfg.database,
-        charset="utf8mb4", autocommit=autocommit, local_infile=local_infile, ssl=ssl,
-        connect_timeout=cfg.connect_timeout,
+        host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.resolved_password(),
+        database=database or cfg.database, charset="utf8mb4", autocommit=autocommit,
+        local_infile=local_infile, ssl=ssl, connect_timeout=cfg.connect_timeout,
     )
 
 
@@ -33,19 +39,30 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip()]
 
 
+def migration_files() -> list[Path]:
+    """The numbered migrations (``NNNN_name.sql``), in the order they apply."""
+    return sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
 def migrate(conn: pymysql.connections.Connection | None = None) -> list[str]:
     """Applies the numbered migrations not yet in ``schema_migrations``; returns the ones applied.
 
-    A named lock serialises concurrent loads, so two processes never apply the same migration twice.
+    A named lock (GET_LOCK, per database) serialises concurrent callers, and each caller re-reads
+    ``schema_migrations`` once it holds the lock, so every migration is applied exactly once. DDL commits
+    implicitly, so a crash between a migration's statements and its ``schema_migrations`` row re-runs it:
+    migrations must therefore be idempotent (``IF NOT EXISTS``, ``IF EXISTS``).
     """
     own = conn is None
     conn = conn or connect()
     applied_now: list[str] = []
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT GET_LOCK(%s, 120)", (_MIGRATION_LOCK,))
+            cur.execute("SELECT DATABASE()")
+            lock = _MIGRATION_LOCK.format(database=cur.fetchone()[0])[:64]
+            # 1 = obtained, 0 = timed out, NULL = error; the lock also ends with the connection.
+            cur.execute("SELECT GET_LOCK(%s, %s)", (lock, mysql_config().migration_lock_timeout))
             if cur.fetchone()[0] != 1:
-                raise RuntimeError("timed out waiting for the schema migration lock")
+                raise RuntimeError(f"timed out waiting for the schema migration lock {lock!r}")
             try:
                 cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                             " version VARCHAR(128) NOT NULL PRIMARY KEY,"
@@ -53,17 +70,18 @@ def migrate(conn: pymysql.connections.Connection | None = None) -> list[str]:
                             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
                 cur.execute("SELECT version FROM schema_migrations")
                 done = {row[0] for row in cur.fetchall()}
-                for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+                for path in migration_files():
                     if path.stem in done:
                         continue
-                    for statement in _statements(path.read_text()):
+                    for statement in _statements(path.read_text(encoding="utf-8")):
                         cur.execute(statement)
                     cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
                     conn.commit()
                     applied_now.append(path.stem)
                     log.info("applied schema migration %s", path.stem)
             finally:
-                cur.execute("SELECT RELEASE_LOCK(%s)", (_MIGRATION_LOCK,))
+                if conn.open:
+                    cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
     finally:
         if own:
             conn.close()
@@ -73,8 +91,8 @@ def migrate(conn: pymysql.connections.Connection | None = None) -> list[str]:
 class MySqlMarkerTarget(luigi.Target):
     """A row in ``table_updates`` (like luigi.contrib.mysqldb.MySqlTarget, on PyMySQL) meaning "loaded".
 
-    ``touch(conn)`` inserts the row on the caller's connection without committing, so the marker and the
-    data it stands for commit in one transaction.
+    Keyed by both ``update_id`` and ``target_table``. ``touch(conn)`` writes the row on the caller's
+    connection without committing, so the marker and the data it stands for commit in one transaction.
     """
 
     def __init__(self, update_id: str, target_table: str) -> None:
@@ -97,6 +115,8 @@ class MySqlMarkerTarget(luigi.Target):
             conn.close()
 
     def touch(self, conn: pymysql.connections.Connection) -> None:
+        """Writes the marker row in the caller's open transaction (a forced re-run refreshes its time)."""
         with conn.cursor() as cur:
-            cur.execute(f"INSERT INTO {MARKER_TABLE} (update_id, target_table) VALUES (%s, %s)",
+            cur.execute(f"INSERT INTO {MARKER_TABLE} (update_id, target_table) VALUES (%s, %s) "
+                        f"ON DUPLICATE KEY UPDATE inserted = CURRENT_TIMESTAMP",
                         (self.update_id, self.target_table))
