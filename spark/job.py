@@ -1,0 +1,142 @@
+"""spark-submit entry point of winepipe's curation step (DATA_CONTRACT.md): read, apply the rules in order, write.
+
+    spark-submit --py-files spark.zip spark/job.py --batch-date 2026-11-24 --sources '[{"name": ...,
+        "format": "csv"|"json", "precedence": 3, "path": "/abs/file.csv" | "s3a://..."}, ...]'
+        --curated OUT --rejects OUT --counts OUT [--shuffle-partitions N]
+
+Outputs, in this order (curated last: its ``_SUCCESS`` is the caller's completion flag):
+rejects (Parquet, ``contract.REJECTS_SCHEMA``), counts (one JSON-lines file, ``contract.COUNTS_SCHEMA``),
+curated (Parquet, ``contract.CURATED_SCHEMA``). Exit code 2 when a source does not fit the contract's columns.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    # spark-submit puts this file's directory first on sys.path, where the package's modules would be importable
+    # as top-level modules; the package must come from --py-files (or, as a fallback, from the project root).
+    _here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") == _here:
+        sys.path.pop(0)
+        sys.path.append(os.path.dirname(_here))
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from functools import reduce  # noqa: E402
+
+from pyspark import StorageLevel  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from spark.accounting import AccountingError, check_accounting, counts_frame, source_counts  # noqa: E402
+from spark.curated import curated_records  # noqa: E402
+from spark.dedup import kept_records, mark_duplicates  # noqa: E402
+from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
+from spark.keys import with_review_id  # noqa: E402
+from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
+from spark.rules import trim_fields, with_reject_reason  # noqa: E402
+from spark.sources import SourceSchemaError, SourceSpec, read_source  # noqa: E402
+
+log = logging.getLogger("winepipe.spark.job")
+
+# Fixed, so that the files' content does not depend on --shuffle-partitions.
+CURATED_FILES = 4
+REJECTS_FILES = 2
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The job's command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="spark/job.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--sources", required=True, type=json.loads,
+                        help="JSON array of {name, format, precedence, path}")
+    parser.add_argument("--curated", required=True, help="output directory (Parquet)")
+    parser.add_argument("--rejects", required=True, help="output directory (Parquet)")
+    parser.add_argument("--counts", required=True, help="output directory (JSON lines)")
+    parser.add_argument("--shuffle-partitions", type=int, default=None)
+    return parser.parse_args(argv)
+
+
+def source_specs(sources: Sequence[SourceSpec | dict]) -> list[SourceSpec]:
+    """``--sources`` as specs; refuses an empty list and repeated names (they would merge their counts)."""
+    specs = [s if isinstance(s, SourceSpec) else SourceSpec.from_dict(s) for s in sources]
+    names = [s.name for s in specs]
+    if not specs or len(set(names)) != len(names):
+        raise ValueError(f"--sources needs at least one source and unique names, got {names}")
+    return specs
+
+
+def _fixed_layout(df: DataFrame, files: int, *keys: str) -> DataFrame:
+    # Hash partitioning into a fixed number of files, sorted inside: same input, same files' content.
+    return df.repartition(files, *keys).sortWithinPartitions(*keys)
+
+
+def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[SourceSpec | dict], curated: str,
+        rejects: str, counts: str, shuffle_partitions: int | None = None) -> list[dict]:
+    """Curate one batch with an existing session; returns the per-source counts written to ``counts``."""
+    if isinstance(batch_date, str):
+        batch_date = dt.date.fromisoformat(batch_date)
+    specs = source_specs(sources)
+    if shuffle_partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    # Field-count checks of the CSV parser must see every column, whatever a query needs.
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+
+    records = reduce(DataFrame.unionByName, [read_source(spark, spec) for spec in specs])
+    # Each file is read as one partition; spread the per-record work over the cluster.
+    records = records.repartition(partitions)
+    checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        _fixed_layout(rejected_records(checked, batch_date), REJECTS_FILES, "source_name", "source_row") \
+            .write.mode("overwrite").parquet(rejects)
+
+        valid = checked.where(F.col("reason").isNull()).drop("reason", "record_text", "unparsed_text", "malformed")
+        marked = mark_duplicates(with_review_id(valid), {s.name: s.precedence for s in specs})
+        marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            rows = [row.asDict(recursive=True) for row in source_counts(checked, marked, [s.name for s in specs])
+                    .collect()]
+            check_accounting(rows)
+            for row in rows:
+                log.info("source %(source_name)s: read %(records_read)d, rejected %(rejected)d, kept %(kept)d, "
+                         "duplicates %(duplicates)d", row)
+            counts_frame(spark, rows).write.mode("overwrite").json(counts)
+
+            derived = with_num_wines_of_variety(with_vintage(kept_records(marked), batch_date))
+            _fixed_layout(curated_records(derived, batch_date), CURATED_FILES, "review_id") \
+                .write.mode("overwrite").parquet(curated)
+        finally:
+            marked.unpersist()
+    finally:
+        checked.unpersist()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the job from its command line; 0 on success, 2 when a source or the accounting is wrong."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # basicConfig is a no-op when something (pyspark) already gave the root logger a handler.
+    logging.getLogger("winepipe").setLevel(logging.INFO)
+    args = parse_args(argv)
+    existing = SparkSession.getActiveSession()
+    spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
+    try:
+        run(spark, args.batch_date, args.sources, args.curated, args.rejects, args.counts, args.shuffle_partitions)
+    except (SourceSchemaError, AccountingError, ValueError) as exc:
+        log.error("curation of batch %s failed: %s", args.batch_date, exc)
+        return 2
+    finally:
+        if existing is None:
+            spark.stop()
+    log.info("curation of batch %s done", args.batch_date)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

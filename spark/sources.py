@@ -1,0 +1,157 @@
+"""Reading one source file into the contract's 13 fields, one row per record, malformed records included.
+
+The frame every reader returns (``RECORD_COLUMNS``): ``source_name``, ``source_row`` (1-based record number in
+the file, header not counted), the 13 fields as read (strings, untouched, NULL when empty or absent from the
+source), ``unparsed_text`` (the record's text when it could not be parsed into fields) and ``malformed``.
+
+CSV: Spark's reader with ``multiLine`` reads a file as one partition, in file order, so the position of a row in
+that partition is its record number (``monotonically_increasing_id`` keeps it in its low 33 bits); a path that
+yields more than one partition is refused rather than numbered wrongly. Blank lines are not records. Wrong field
+counts and broken quoting land in the corrupt-record column (``unparsed_text``). The file is read as ISO-8859-1,
+which maps every byte to one character, so nothing is replaced while parsing (all CSV syntax is ASCII, and no
+UTF-8 multi-byte sequence contains an ASCII byte); each field is then turned back into its original bytes and
+checked to be valid UTF-8. A record with invalid UTF-8 anywhere is malformed; its text (the corrupt-record text,
+or for a record that parsed, the fields as JSON) shows each invalid sequence as U+FFFD. Known deviation of
+Spark's parser: a line break ``\\r\\n`` inside a quoted field is read as ``\\n``.
+
+JSON: see ``spark.json_array``.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import operator
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from spark.contract import FIELDS, REQUIRED_FIELDS
+from spark.json_array import JSON_RECORD_SCHEMA, record_rows
+
+log = logging.getLogger("winepipe.spark.sources")
+
+RECORD_COLUMNS: tuple[str, ...] = ("source_name", "source_row", *FIELDS, "unparsed_text", "malformed")
+FORMATS = ("csv", "json")
+_CORRUPT = "_corrupt_record"
+_ROW_IN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id: partition id << 33 | row in partition
+
+
+class SourceSchemaError(ValueError):
+    """A source file whose columns do not fit the contract (a required column missing, an ambiguous header)."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a batch, as configured: its name, format, de-duplication precedence and file path/URI."""
+
+    name: str
+    format: str
+    precedence: int
+    path: str
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> SourceSpec:
+        """A spec from its ``--sources`` JSON object (keys name, format, precedence, path)."""
+        fmt = str(spec["format"]).lower()
+        if fmt not in FORMATS:
+            raise ValueError(f"source {spec.get('name')!r}: format must be one of {FORMATS}, not {fmt!r}")
+        return cls(name=str(spec["name"]), format=fmt, precedence=int(spec["precedence"]), path=str(spec["path"]))
+
+
+def check_columns(source_name: str, columns: list[str]) -> None:
+    """Raise ``SourceSchemaError`` naming a missing required column; warn about columns the contract lacks."""
+    missing = [name for name in REQUIRED_FIELDS if name not in columns]
+    if missing:
+        raise SourceSchemaError(
+            f"source {source_name} lacks required column(s): {', '.join(missing)}")
+    unknown = [name for name in columns if name not in FIELDS]
+    if unknown:
+        log.warning("source %s: ignoring column(s) not in the contract: %s", source_name, ", ".join(unknown))
+
+
+def csv_field_positions(source_name: str, header: list[str]) -> dict[str, int]:
+    """Position of each contract field in a CSV header; an unnamed first column is the row index (ignored)."""
+    names = [name.strip() for name in header]
+    if names and names[0].startswith("\ufeff"):
+        names[0] = names[0][1:].strip()
+    named = names[1:] if names and names[0] == "" else names
+    duplicated = sorted({n for n in named if n in FIELDS and named.count(n) > 1})
+    if duplicated:
+        raise SourceSchemaError(f"source {source_name}: column(s) appear more than once: {', '.join(duplicated)}")
+    check_columns(source_name, [n for n in named if n != ""])
+    return {name: pos for pos, name in enumerate(names) if name in FIELDS}
+
+
+def _csv_header(spark: SparkSession, path: str) -> list[str] | None:
+    first = spark.read.text(path).first()
+    return None if first is None else next(csv.reader([first[0]]))
+
+
+def _utf8(latin1_text: Column) -> Column:
+    # ISO-8859-1 text back to its bytes, reinterpreted as UTF-8 without validation (validated separately).
+    return F.encode(latin1_text, "ISO-8859-1").cast("string")
+
+
+def _is_valid_utf8(text: Column) -> Column:
+    return F.coalesce(F.call_function("is_valid_utf8", text), F.lit(True))
+
+
+def _fields_as_json(fields: dict[str, Column]) -> Column:
+    return F.to_json(F.struct(*[col.alias(name) for name, col in fields.items()]), {"ignoreNullFields": "false"})
+
+
+def read_csv_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
+    """The records of a CSV source (header line, ``"`` quoting with ``""`` escapes), as ``RECORD_COLUMNS``."""
+    header = _csv_header(spark, source.path)
+    if header is None:
+        raise SourceSchemaError(f"source {source.name}: {source.path} is empty, it has no header line")
+    positions = csv_field_positions(source.name, header)
+    physical = [f"_c{i}" for i in range(len(header))]
+    schema = StructType([StructField(name, StringType()) for name in physical]
+                        + [StructField(_CORRUPT, StringType())])
+    parsed = (spark.read.schema(schema)
+              .options(header="true", enforceSchema="true", multiLine="true", mode="PERMISSIVE",
+                       columnNameOfCorruptRecord=_CORRUPT, quote='"', escape='"', encoding="ISO-8859-1")
+              .csv(source.path))
+    partitions = parsed.rdd.getNumPartitions()
+    if partitions > 1:
+        raise ValueError(f"source {source.name}: {source.path} must be one file (read as {partitions} partitions)")
+    numbered = parsed.select(
+        "*", ((F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_IN_PARTITION))) + 1).alias("source_row"))
+    decoded = {name: _utf8(F.col(name)) for name in physical}
+    fields = {name: (decoded[physical[positions[name]]] if name in positions else F.lit(None).cast("string"))
+              for name in FIELDS}
+    corrupt = _utf8(F.col(_CORRUPT))
+    valid_utf8 = [_is_valid_utf8(col) for col in [*decoded.values(), corrupt]]
+    malformed = F.col(_CORRUPT).isNotNull() | ~reduce(operator.and_, valid_utf8)
+    return numbered.select(
+        F.lit(source.name).alias("source_name"),
+        F.col("source_row"),
+        *[F.when(~malformed, col).alias(name) for name, col in fields.items()],
+        F.when(malformed, F.call_function("make_valid_utf8", F.coalesce(corrupt, _fields_as_json(fields))))
+        .alias("unparsed_text"),
+        malformed.alias("malformed"),
+    )
+
+
+def read_json_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
+    """The records of a JSON source (one array of objects), as ``RECORD_COLUMNS``; see ``spark.json_array``."""
+    contents = spark.read.format("binaryFile").load(source.path).select("content")
+    parsed = spark.createDataFrame(contents.rdd.flatMap(lambda row: record_rows(row[0])), JSON_RECORD_SCHEMA,
+                                   verifySchema=False)
+    # Absent keys are NULL per record; the source lacks a column only if no record has it.
+    present = parsed.select(F.array_distinct(F.flatten(F.collect_set("keys"))).alias("all_keys"),
+                            F.count(F.when(~F.col("malformed"), 1)).alias("objects")).first()
+    if present["objects"]:
+        check_columns(source.name, sorted(present["all_keys"]))
+    return parsed.select(F.lit(source.name).alias("source_name"), *RECORD_COLUMNS[1:])
+
+
+def read_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
+    """The records of one source, whatever its format, as ``RECORD_COLUMNS``."""
+    reader = read_csv_source if source.format == "csv" else read_json_source
+    return reader(spark, source)

@@ -1,0 +1,30 @@
+"""White space in the sense of DATA_CONTRACT.md section 2: every character for which ``str.isspace()`` is true.
+
+The one home of that rule. Spark's ``trim()`` strips only ASCII spaces, and Java's ``\\s`` misses U+00A0,
+U+2000..U+200A, U+3000, U+0085 and the separators U+001C..U+001F, so the class is built from Python itself.
+"""
+from __future__ import annotations
+
+import sys
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+WHITESPACE_CHARS: str = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if chr(cp).isspace())
+
+# \x{...} escapes keep the pattern printable and independent of how Java would read the raw characters.
+WHITESPACE_CLASS: str = "[" + "".join(f"\\x{{{ord(ch):04X}}}" for ch in WHITESPACE_CHARS) + "]"
+
+# \A and \z, not ^ and $: Java's $ also matches before a final line terminator.
+_EDGES = f"\\A{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+\\z"
+
+
+def trim_whitespace(text: Column) -> Column:
+    """``text`` without leading and trailing white space; NULL when nothing else is left."""
+    stripped = F.regexp_replace(text, _EDGES, "")
+    return F.when(stripped != "", stripped)
+
+
+def collapse_whitespace(text: Column) -> Column:
+    """``text`` trimmed, with every inner run of white space replaced by one ASCII space."""
+    return F.regexp_replace(trim_whitespace(text), f"{WHITESPACE_CLASS}+", " ")

@@ -1,0 +1,32 @@
+"""spark.dedup: highest precedence source wins, then the lowest source_row; the winner is taken whole."""
+from __future__ import annotations
+
+from spark.dedup import kept_records, mark_duplicates
+from spark.keys import with_review_id
+
+PRECEDENCE = {"csv130": 3, "json130": 2, "csv150": 1}
+
+
+def test_highest_precedence_wins_then_lowest_source_row(records):
+    df = with_review_id(records(
+        {"source_name": "csv150", "source_row": 1, "price": "1.0"},
+        {"source_name": "csv130", "source_row": 9, "price": "9.0"},
+        {"source_name": "json130", "source_row": 2, "price": "2.0"},
+        {"source_name": "csv130", "source_row": 5, "price": "5.0", "country": None},
+        {"source_name": "csv150", "source_row": 3, "winery": "Other", "price": "3.0"},
+    ))
+    marked = mark_duplicates(df, PRECEDENCE)
+    flags = {(r.source_name, r.source_row): r.is_duplicate for r in marked.collect()}
+    assert flags == {("csv150", 1): True, ("csv130", 9): True, ("json130", 2): True,
+                     ("csv130", 5): False, ("csv150", 3): False}
+    kept = {r.source_row: r for r in kept_records(marked).collect()}
+    assert sorted(kept) == [3, 5]
+    # Taken whole: the winner's NULL country is not filled from a loser.
+    assert kept[5].country is None and kept[5].price == "5.0" and kept[5].source_name == "csv130"
+
+
+def test_lowest_source_row_wins_within_one_source(records):
+    df = with_review_id(records({"source_row": 7, "price": "7.0"}, {"source_row": 2, "price": "2.0"},
+                                {"source_row": 4, "price": "4.0"}))
+    kept = kept_records(mark_duplicates(df, {"src": 1})).collect()
+    assert [(r.source_row, r.price) for r in kept] == [(2, "2.0")]

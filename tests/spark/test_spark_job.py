@@ -1,0 +1,252 @@
+"""spark.job end to end: golden values on the real sample rows, determinism, errors, spark-submit script mode."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
+from spark.job import main, run
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DIR = Path(os.environ.get("WINEPIPE_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+SAMPLES = SHARED_DIR / "samples"
+BATCH = "2026-11-24"
+
+
+def sample_sources(json_precedence: int = 2) -> list[dict]:
+    return [
+        {"name": "reviews_130k_csv", "format": "csv", "precedence": 3,
+         "path": str(SAMPLES / "winemag-data-130k-v2.head.csv")},
+        {"name": "reviews_130k_json", "format": "json", "precedence": json_precedence,
+         "path": str(SAMPLES / "winemag-data-130k-v2.head.json")},
+        {"name": "reviews_150k_csv", "format": "csv", "precedence": 1,
+         "path": str(SAMPLES / "winemag-data_first150k.head.csv")},
+    ]
+
+
+def outputs(base: Path) -> dict[str, str]:
+    return {zone: str(base / zone) for zone in ("curated", "rejects", "counts")}
+
+
+def run_job(spark, base: Path, sources: list[dict], shuffle_partitions: int | None = None) -> list[dict]:
+    out = outputs(base)
+    return run(spark, BATCH, sources, out["curated"], out["rejects"], out["counts"], shuffle_partitions)
+
+
+def sha1_key(winery: str, variety: str, description: str) -> str:
+    return hashlib.sha1(f"{winery}\x1f{variety}\x1f{description}".encode()).hexdigest()
+
+
+def zero_reasons(**nonzero: int) -> dict[str, int]:
+    return {**dict.fromkeys(REASONS, 0), **nonzero}
+
+
+EXPECTED_SAMPLE_COUNTS = [
+    {"source_name": "reviews_130k_csv", "records_read": 21, "rejected": 0, "kept": 21, "duplicates": 0,
+     "rejected_by_reason": zero_reasons()},
+    {"source_name": "reviews_130k_json", "records_read": 21, "rejected": 0, "kept": 0, "duplicates": 21,
+     "rejected_by_reason": zero_reasons()},
+    {"source_name": "reviews_150k_csv", "records_read": 20, "rejected": 0, "kept": 20, "duplicates": 0,
+     "rejected_by_reason": zero_reasons()},
+]
+
+NICOSIA_DESCRIPTION = ("Aromas include tropical fruit, broom, brimstone and dried herb. The palate isn't overly "
+                       "expressive, offering unripened apple, citrus and dried sage alongside brisk acidity.")
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("sample_run")
+    counts = run_job(spark, base, sample_sources())
+    return base, counts
+
+
+def test_sample_counts_returned_and_written(spark, sample_run):
+    base, counts = sample_run
+    assert counts == EXPECTED_SAMPLE_COUNTS
+    parts = sorted((base / "counts").glob("part-*.json"))
+    assert len(parts) == 1 and (base / "counts" / "_SUCCESS").exists()
+    written = [json.loads(line) for line in parts[0].read_text(encoding="utf-8").splitlines()]
+    assert written == EXPECTED_SAMPLE_COUNTS
+    for row in written:
+        assert row["records_read"] == row["rejected"] + row["kept"] + row["duplicates"]
+
+
+def test_sample_output_schemas(spark, sample_run):
+    base, _ = sample_run
+    curated = spark.read.parquet(str(base / "curated"))
+    assert [(f.name, f.dataType) for f in curated.schema.fields] == [
+        (f.name, f.dataType) for f in CURATED_SCHEMA.fields]
+    rejects = spark.read.parquet(str(base / "rejects"))
+    assert [(f.name, f.dataType) for f in rejects.schema.fields] == [
+        (f.name, f.dataType) for f in REJECTS_SCHEMA.fields]
+    assert rejects.count() == 0
+    # Curated is written last, with its completion flag.
+    assert (base / "curated" / "_SUCCESS").stat().st_mtime_ns >= (base / "counts" / "_SUCCESS").stat().st_mtime_ns
+
+
+def test_sample_golden_values(spark, sample_run):
+    base, _ = sample_run
+    rows = {(r.source_name, r.source_row): r.asDict() for r in spark.read.parquet(str(base / "curated")).collect()}
+    assert len(rows) == 41
+    assert {name for name, _ in rows} == {"reviews_130k_csv", "reviews_150k_csv"}  # the JSON rows all lost
+
+    nicosia = rows[("reviews_130k_csv", 1)]
+    assert nicosia == {
+        "review_id": sha1_key("Nicosia", "White Blend", NICOSIA_DESCRIPTION),
+        "country": "Italy", "description": NICOSIA_DESCRIPTION, "designation": "Vulkà Bianco", "points": 87,
+        "price": None, "province": "Sicily & Sardinia", "region_1": "Etna", "region_2": None,
+        "taster_name": "Kerin O’Keefe", "taster_twitter_handle": "@kerinokeefe",
+        "title": "Nicosia 2013 Vulkà Bianco  (Etna)", "variety": "White Blend", "winery": "Nicosia",
+        "vintage": 2013, "num_wines_of_variety": 1, "source_name": "reviews_130k_csv", "source_row": 1,
+        "batch_date": dt.date(2026, 11, 24),
+    }
+    rainstorm = rows[("reviews_130k_csv", 3)]
+    assert rainstorm["taster_twitter_handle"] == "@paulgwine"  # the trailing U+00A0 is trimmed
+    assert (rainstorm["price"], rainstorm["designation"], rainstorm["num_wines_of_variety"]) == (
+        Decimal("14.00"), None, 2)
+    avidagos = rows[("reviews_130k_csv", 2)]
+    assert "It's  already drinkable" in avidagos["description"]  # inner double space kept
+    setteporte = rows[("reviews_130k_csv", 14)]
+    assert (setteporte["title"], setteporte["price"], setteporte["vintage"]) == (
+        "Masseria Setteporte 2012 Rosso  (Etna)", None, 2012)
+    assert rows[("reviews_130k_csv", 8)]["variety"] == "Gewürztraminer"
+    assert rows[("reviews_130k_csv", 8)]["num_wines_of_variety"] == 3
+
+    heitz = rows[("reviews_150k_csv", 1)]
+    assert (heitz["winery"], heitz["points"], heitz["price"], heitz["title"], heitz["taster_name"],
+            heitz["taster_twitter_handle"], heitz["vintage"], heitz["num_wines_of_variety"]) == (
+        "Heitz", 96, Decimal("235.00"), None, None, None, None, 4)
+    assert heitz["description"].endswith("Enjoy 2022–2030.") and not heitz["winery"].endswith("\r")
+    carmen = rows[("reviews_150k_csv", 2)]
+    assert (carmen["winery"], carmen["designation"], carmen["price"]) == (
+        "Bodega Carmen Rodríguez", "Carodorum Selección Especial Reserva", Decimal("110.00"))
+    assert rows[("reviews_150k_csv", 20)]["num_wines_of_variety"] == 8  # Pinot Noir: 1 + 7
+    assert len({r["review_id"] for r in rows.values()}) == 41
+
+
+def test_json_source_gives_the_same_records_as_the_csv(spark, sample_run, tmp_path):
+    base, _ = sample_run
+    counts = run_job(spark, tmp_path, sample_sources(json_precedence=4))
+    assert [(c["source_name"], c["kept"], c["duplicates"]) for c in counts] == [
+        ("reviews_130k_csv", 0, 21), ("reviews_130k_json", 21, 0), ("reviews_150k_csv", 20, 0)]
+
+    def by_id(path: Path) -> dict:
+        return {r.review_id: {k: v for k, v in r.asDict().items() if k != "source_name"}
+                for r in spark.read.parquet(str(path)).collect()}
+
+    assert by_id(tmp_path / "curated") == by_id(base / "curated")
+
+
+MESSY_CSV = "\n".join([
+    ",country,description,designation,points,price,province,region_1,region_2,variety,winery",
+    '0,US,"Same  wine,\nsame text.",,90,20.0,Oregon,,,Pinot Noir,Ponzi',
+    '1,US,"\u00a0Same wine, same text.\u3000",,91,21.0,Oregon,,,Pinot\u00a0Noir,Ponzi ',   # duplicate of 1
+    '"2,US,wrapped,,90,20.0,Oregon,,,Pinot Noir,Wrapped"',                                  # malformed
+    "3,US,pointless,,eighty,20.0,Oregon,,,Pinot Noir,Ponzi",                                # bad_points
+    "4,US,cheap,,85,0,Oregon,,,Riesling,Ponzi",                                             # bad_price
+    "5,US,fine,,85,9.5,Oregon,,,Riesling,Ponzi",
+    ",,,,,,,,,,",                                                                           # missing_description
+    ",,,,,,,,,,",
+]) + "\n"
+
+
+def test_rejects_and_duplicates_of_a_messy_source(spark, tmp_path, write_file):
+    sources = [{"name": "messy", "format": "csv", "precedence": 1, "path": write_file("messy.csv", MESSY_CSV)},
+               {"name": "empty", "format": "csv", "precedence": 2,
+                "path": write_file("empty.csv", "," + ",".join(CURATED_SCHEMA.names[1:14]) + "\n")}]
+    counts = run_job(spark, tmp_path / "out", sources)
+    assert counts == [
+        {"source_name": "empty", "records_read": 0, "rejected": 0, "kept": 0, "duplicates": 0,
+         "rejected_by_reason": zero_reasons()},
+        {"source_name": "messy", "records_read": 8, "rejected": 5, "kept": 2, "duplicates": 1,
+         "rejected_by_reason": zero_reasons(malformed_record=1, bad_points=1, bad_price=1, missing_description=2)},
+    ]
+    rejects = [r.asDict() for r in spark.read.parquet(str(tmp_path / "out" / "rejects"))
+               .orderBy("source_row").collect()]
+    assert [(r["source_row"], r["reason"]) for r in rejects] == [
+        (3, "malformed_record"), (4, "bad_points"), (5, "bad_price"), (7, "missing_description"),
+        (8, "missing_description")]
+    assert rejects[0]["raw"] == '"2,US,wrapped,,90,20.0,Oregon,,,Pinot Noir,Wrapped"'
+    assert json.loads(rejects[1]["raw"]) == {
+        "country": "US", "description": "pointless", "designation": None, "points": "eighty", "price": "20.0",
+        "province": "Oregon", "region_1": None, "region_2": None, "taster_name": None,
+        "taster_twitter_handle": None, "title": None, "variety": "Pinot Noir", "winery": "Ponzi"}
+    assert {str(r["batch_date"]) for r in rejects} == {BATCH}
+    curated = spark.read.parquet(str(tmp_path / "out" / "curated")).orderBy("source_row").collect()
+    assert [(r.source_row, r.winery, r.variety, r.price, r.num_wines_of_variety) for r in curated] == [
+        (1, "Ponzi", "Pinot Noir", Decimal("20.00"), 1), (6, "Ponzi", "Riesling", Decimal("9.50"), 1)]
+    assert curated[0].description == "Same  wine,\nsame text."
+
+
+def part_contents(spark, directory: Path) -> list[list[tuple]]:
+    """Rows of each part file in stored order, files in part-number order."""
+    parts = sorted(directory.glob("part-*.parquet"), key=lambda p: p.name.split("-")[1])
+    return [[tuple(r) for r in spark.read.parquet(str(p)).collect()] for p in parts]
+
+
+def test_same_files_content_whatever_the_shuffle_partitions(spark, tmp_path, write_file):
+    sources = [*sample_sources(), {"name": "messy", "format": "csv", "precedence": 0,
+                                   "path": write_file("messy.csv", MESSY_CSV)}]
+    one = run_job(spark, tmp_path / "one", sources, shuffle_partitions=1)
+    seven = run_job(spark, tmp_path / "seven", sources, shuffle_partitions=7)
+    spark.conf.set("spark.sql.shuffle.partitions", "4")
+    assert one == seven
+    for zone in ("curated", "rejects"):
+        first = part_contents(spark, tmp_path / "one" / zone)
+        assert first == part_contents(spark, tmp_path / "seven" / zone)
+        assert sum(len(rows) for rows in first) == (43 if zone == "curated" else 5)
+        for rows in first:
+            keys = [row[0] for row in rows] if zone == "curated" else [(row[0], row[1]) for row in rows]
+            assert keys == sorted(keys)
+
+
+def test_main_exits_non_zero_naming_the_missing_column(spark, tmp_path, write_file, caplog):
+    header = ",country,description,designation,points,price,province,region_1,region_2,winery"
+    path = write_file("novariety.csv", header + "\n0,US,d,,90,10.0,Oregon,,,Ponzi\n")
+    out = outputs(tmp_path)
+    argv = ["--batch-date", BATCH, "--sources",
+            json.dumps([{"name": "broken", "format": "csv", "precedence": 1, "path": path}]),
+            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"]]
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 2
+    assert any("broken lacks required column(s): variety" in r.getMessage() for r in caplog.records)
+    assert not Path(out["curated"]).exists()
+
+
+def test_spark_submit_script_mode_with_zipped_package(tmp_path):
+    # The package comes only from the zip: the script runs from a copy outside the project, cwd elsewhere.
+    package = tmp_path / "spark.zip"
+    with zipfile.ZipFile(package, "w") as zf:
+        for path in sorted((PROJECT_ROOT / "spark").glob("*.py")):
+            zf.write(path, f"spark/{path.name}")
+    app = tmp_path / "app" / "job.py"
+    app.parent.mkdir()
+    shutil.copy(PROJECT_ROOT / "spark" / "job.py", app)
+    out = outputs(tmp_path / "out")
+    spark_submit = Path(sys.executable).with_name("spark-submit")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPARK_HOME")}
+    env["PYSPARK_PYTHON"] = sys.executable
+    cmd = [str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
+           "--conf", "spark.sql.shuffle.partitions=2", "--py-files", str(package), str(app),
+           "--batch-date", BATCH, "--sources", json.dumps(sample_sources()),
+           "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"],
+           "--shuffle-partitions", "3"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-5000:]
+    # spark-submit's Python runner merges the driver's stderr (where logging writes) into its stdout.
+    assert "INFO winepipe.spark.job: curation of batch 2026-11-24 done" in done.stdout + done.stderr
+    part = next(Path(out["counts"]).glob("part-*.json"))
+    assert [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()] == EXPECTED_SAMPLE_COUNTS
+    assert (Path(out["curated"]) / "_SUCCESS").exists()

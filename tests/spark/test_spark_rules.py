@@ -1,0 +1,108 @@
+"""spark.rules: trimming and the rejection rules of section 3, one rule per test, and their order."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import functions as F
+
+from spark.rules import points_value, price_value, trim_fields, with_reject_reason
+
+
+def reasons(df) -> list:
+    checked = with_reject_reason(trim_fields(df))
+    return [r.reason for r in checked.orderBy("source_row").collect()]
+
+
+def test_valid_record_has_no_reason(records):
+    assert reasons(records({})) == [None]
+
+
+def test_malformed_record(records):
+    assert reasons(records({"malformed": True, "unparsed_text": '"0,Italy,x"'})) == ["malformed_record"]
+
+
+@pytest.mark.parametrize("field", ["description", "variety", "winery"])
+def test_missing_required_text(records, field):
+    values = [None, "", " \u00a0\u3000\t"]
+    assert reasons(records(*[{field: v} for v in values])) == [f"missing_{field}"] * len(values)
+
+
+# (points as read, expected reason); one DataFrame for all cases keeps the test fast.
+POINTS_CASES = [
+    ("87", None), (" 87\u00a0", None), ("87.0", None), ("80", None), ("100", None), ("100.00", None),
+    ("87.5", "bad_points"), ("eighty", "bad_points"), ("", "bad_points"), (None, "bad_points"),
+    ("79", "bad_points"), ("101", "bad_points"), ("8.7e1", "bad_points"), ("87 points", "bad_points"),
+]
+
+
+def test_bad_points(records):
+    assert reasons(records(*[{"points": p} for p, _ in POINTS_CASES])) == [r for _, r in POINTS_CASES]
+
+
+PRICE_CASES = [
+    ("15.0", None), ("235", None), (None, None), ("", None), ("\u00a0", None), ("100000", None),
+    ("0.01", None), ("abc", "bad_price"), ("$15", "bad_price"), ("0", "bad_price"), ("-3.0", "bad_price"),
+    ("100000.01", "bad_price"), ("0.004", "bad_price"), ("NaN", "bad_price"), ("Infinity", "bad_price"),
+]
+
+
+def test_bad_price(records):
+    assert reasons(records(*[{"price": p} for p, _ in PRICE_CASES])) == [r for _, r in PRICE_CASES]
+
+
+LIMITS = {"country": 64, "designation": 255, "province": 128, "region_1": 128, "region_2": 128,
+          "taster_name": 128, "taster_twitter_handle": 64, "title": 512, "variety": 128, "winery": 255}
+
+
+def test_field_too_long_counts_characters_after_trimming(records):
+    cases = []
+    for field, limit in LIMITS.items():
+        at_limit = "é" * (limit - 1) + "\u3042"  # multi-byte characters: the limit is in characters, not bytes
+        cases += [({field: at_limit}, None), ({field: at_limit + "x"}, "field_too_long"),
+                  ({field: f"\u00a0{at_limit}\u3000"}, None)]
+    assert reasons(records(*[c for c, _ in cases])) == [r for _, r in cases]
+
+
+def test_description_has_no_length_limit(records):
+    assert reasons(records({"description": "x" * 100_000})) == [None]
+
+
+def test_too_long_value_is_not_truncated(records):
+    checked = with_reject_reason(trim_fields(records({"country": "c" * 65})))
+    assert checked.first().country == "c" * 65
+
+
+ORDER_CASES = [
+    ({"malformed": True, "description": None, "points": "x"}, "malformed_record"),
+    ({"description": None, "variety": None, "winery": None, "points": "x"}, "missing_description"),
+    ({"variety": None, "winery": None}, "missing_variety"),
+    ({"winery": None, "points": "eighty", "price": "abc"}, "missing_winery"),
+    ({"points": "eighty", "price": "abc", "country": "c" * 65}, "bad_points"),
+    ({"price": "abc", "country": "c" * 65}, "bad_price"),
+    ({"country": "c" * 65, "title": "t" * 513}, "field_too_long"),
+]
+
+
+def test_only_the_first_failing_rule_is_reported(records):
+    assert reasons(records(*[c for c, _ in ORDER_CASES])) == [r for _, r in ORDER_CASES]
+
+
+def test_trim_fields_trims_every_field_and_keeps_inner_text(records):
+    row = trim_fields(records({
+        "taster_twitter_handle": "@paulgwine\u00a0", "title": "\u3000Nicosia 2013 Vulkà Bianco  (Etna) ",
+        "description": " line one\n\nline  two\u2003", "region_2": "\u00a0", "points": " 87 ",
+    })).first()
+    assert row.taster_twitter_handle == "@paulgwine"
+    assert row.title == "Nicosia 2013 Vulkà Bianco  (Etna)"
+    assert row.description == "line one\n\nline  two"
+    assert row.region_2 is None
+    assert row.points == "87"
+
+
+def test_points_and_price_values(spark):
+    df = spark.createDataFrame([("87", "15.0"), ("87.0", "235"), ("100", "3300.5"), ("99.00", "12.345")],
+                               "p string, c string")
+    rows = df.select(points_value(F.col("p")).alias("p"), price_value(F.col("c")).alias("c")).collect()
+    assert [(r.p, r.c) for r in rows] == [(87, Decimal("15.00")), (87, Decimal("235.00")),
+                                          (100, Decimal("3300.50")), (99, Decimal("12.35"))]
