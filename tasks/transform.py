@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import zipfile
@@ -54,6 +55,19 @@ class TransformWine(BatchTask, SparkSubmitTask):
         # A relative path in [spark] spark-submit (the project's .venv) is relative to the project.
         configured = super().spark_submit
         return str(ROOT / configured) if "/" in configured and not os.path.isabs(configured) else configured
+
+    @property
+    def tracking_url_pattern(self) -> str:
+        if self.deploy_mode == "cluster":
+            return super().tracking_url_pattern
+        # Spark 4 no longer logs "Bound SparkUI to ..., and started at <url>", which luigi.contrib.spark expects.
+        return r"Successfully started service 'SparkUI' on port (\d+)"
+
+    def build_tracking_url(self, logs_output: str) -> str:
+        if self.deploy_mode == "cluster":
+            return super().build_tracking_url(logs_output)
+        # local and client mode: the driver, and so the UI, runs on this machine.
+        return f"http://{socket.getfqdn()}:{logs_output}"
 
     def program_environment(self) -> dict[str, str]:
         env = super().program_environment()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
@@ -77,3 +78,27 @@ def test_a_second_run_of_the_same_date_does_nothing(ns, loaded_batch):
 
 def test_no_scratch_space_is_left_behind(ns, loaded_batch):
     assert list(ns.work_dir.iterdir()) == []
+
+
+def test_with_the_spark_ui_on_the_task_shows_its_tracking_url(ns, loaded_batch, tmp_path):
+    import luigi.configuration
+
+    from tasks.transform import TransformWine
+
+    date, _, _ = loaded_batch
+    override = tmp_path / "ui-on.cfg"
+    override.write_text("[spark]\nconf = spark.ui.enabled=true|spark.sql.session.timeZone=UTC\n")
+    parser = luigi.configuration.get_config()
+    parser.add_config_path(str(override))
+    try:
+        task = TransformWine(date=date)
+        # luigi scans spark-submit's stderr in a forked process: collect what it reports through a file.
+        reported = tmp_path / "tracking-urls"
+        task.set_tracking_url = lambda url: reported.open("a").write(url + "\n")
+        task.set_status_message = lambda message: None
+        task.run()  # rewrites the batch's curated output with the same content
+    finally:
+        parser._config_paths.remove(str(override))
+        parser.reload()
+    urls = reported.read_text().split()
+    assert len(urls) == 1 and re.fullmatch(r"http://[^:/]+:40[4-9]\d", urls[0]), urls
