@@ -27,7 +27,17 @@ class sftp(luigi.Config):  # noqa: N801 - the section name
     password_env = luigi.Parameter(
         default="WINEPIPE_SFTP_PASSWORD", description="environment variable holding a password (optional)")
     known_hosts = luigi.Parameter(default="~/.ssh/known_hosts")
-    connect_timeout = luigi.FloatParameter(default=15.0)
+    accept_unknown_host_key = luigi.BoolParameter(
+        default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="first-contact opt-out: accept a host missing from known_hosts, with a SECURITY warning; "
+                    "a changed key is always refused")
+    connect_timeout = luigi.FloatParameter(default=15.0, description="seconds for TCP connect, banner and channel")
+    auth_timeout = luigi.FloatParameter(default=30.0, description="seconds allowed for SSH authentication")
+    read_timeout = luigi.FloatParameter(
+        default=60.0, description="seconds an SFTP read may stall before it counts as a transient error")
+    retries = luigi.IntParameter(default=5, description="retries of transient SFTP errors (connect, stat, read)")
+    retry_base_delay = luigi.FloatParameter(default=1.0, description="first backoff in seconds (doubles, jittered)")
+    retry_max_delay = luigi.FloatParameter(default=30.0, description="longest backoff in seconds")
 
     def user(self) -> str:
         return self.username or getpass.getuser()
@@ -67,6 +77,11 @@ class redis(luigi.Config):  # noqa: N801
     db = luigi.IntParameter(default=0)
     password = luigi.Parameter(default="", significant=False)
     key_prefix = luigi.Parameter(default="winepipe:")
+    retention_days = luigi.IntParameter(default=30, description="days a run's keys live after their last write")
+    required = luigi.BoolParameter(
+        default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="true: a task refuses to run when its run metadata cannot be recorded")
+    socket_timeout = luigi.FloatParameter(default=2.0, description="seconds to wait for Redis (connect, command)")
 
 
 class wine(luigi.Config):  # noqa: N801

@@ -46,6 +46,7 @@ from tasks import sftp
 from tasks.base import BatchTask
 from tasks.config import source as configured_source
 from tasks.config import wine
+from tasks.retry import RetryPolicy
 from tasks.s3 import s3_options, split_url
 
 log = logging.getLogger("winepipe.extract")
@@ -107,7 +108,7 @@ class TransferSettings:
     upload_threads: int = 3
     read_ahead_parts: int = 1
     staging_prefix: str = "_staging"
-    retry: sftp.RetryPolicy = sftp.RetryPolicy()
+    retry: RetryPolicy = RetryPolicy()
     progress_interval: float = 1.0
     copy_part_size: int = S3_MAX_SINGLE_COPY
 
@@ -118,7 +119,7 @@ class TransferSettings:
             raise ValueError(f"[extract] part_size_mb = {cfg.part_size_mb}; S3 needs parts of at least 5 MiB")
         return cls(part_size=cfg.part_size_mb * MiB, upload_threads=max(1, cfg.upload_threads),
                    read_ahead_parts=max(0, cfg.read_ahead_parts), staging_prefix=cfg.staging_prefix.strip("/"),
-                   retry=sftp.RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay),
+                   retry=RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay),
                    progress_interval=cfg.progress_interval,
                    copy_part_size=min(max(cfg.copy_part_size_mb * MiB, S3_MIN_PART), S3_MAX_SINGLE_COPY))
 
@@ -182,7 +183,7 @@ def transfer_s3_client(settings: TransferSettings) -> Any:
 class _S3Calls:
     """The transfer's S3 requests, each retried on transient errors and explained on permanent ones."""
 
-    def __init__(self, client: Any, bucket: str, key: str, retry: sftp.RetryPolicy) -> None:
+    def __init__(self, client: Any, bucket: str, key: str, retry: RetryPolicy) -> None:
         self.client, self.bucket, self.key, self.retry = client, bucket, key, retry
 
     def __call__(self, what: str, action: Callable[[], Any]) -> Any:
@@ -200,7 +201,7 @@ def staging_key(key: str, prefix: str) -> str:
     return f"{prefix}/{key}"
 
 
-def clean_leftovers(client: Any, bucket: str, key: str, staging: str, retry: sftp.RetryPolicy) -> None:
+def clean_leftovers(client: Any, bucket: str, key: str, staging: str, retry: RetryPolicy) -> None:
     """Abort open multipart uploads of ``key`` and ``staging`` and delete ``staging``: what a killed attempt left.
 
     The final key itself is never deleted here: it only ever exists complete and verified.

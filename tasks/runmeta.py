@@ -64,20 +64,6 @@ PENDING, ALREADY_DONE, MISSING_DATA, SCHEDULING_ERROR = "pending", "already_done
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
-class runmeta(luigi.Config):  # noqa: N801 - the section name
-    """Run-metadata options. They are read from ``[redis]`` (``[runmeta]`` works too)."""
-
-    retention_days = luigi.IntParameter(
-        default=30, config_path=dict(section="redis", name="retention_days"),
-        description="days a run's keys live after their last write")
-    required = luigi.BoolParameter(
-        default=False, config_path=dict(section="redis", name="required"), parsing=luigi.BoolParameter.EXPLICIT_PARSING,
-        description="true: a task refuses to run when its run metadata cannot be recorded")
-    socket_timeout = luigi.FloatParameter(
-        default=2.0, config_path=dict(section="redis", name="socket_timeout"),
-        description="seconds to wait for Redis (connect and each command)")
-
-
 class RunMetadataUnavailable(RuntimeError):
     """Redis is unreachable and ``[redis] required = true``."""
 
@@ -292,7 +278,7 @@ _warned = False
 
 def connect() -> RunStore:
     """A store on the configured Redis; raises redis.RedisError when it does not answer."""
-    cfg, opts = redis_config(), runmeta()
+    cfg = opts = redis_config()
     client = redis_lib.Redis(
         host=cfg.host, port=cfg.port, db=cfg.db, password=cfg.password or None, decode_responses=True,
         socket_connect_timeout=opts.socket_timeout, socket_timeout=opts.socket_timeout,
@@ -318,7 +304,7 @@ def _switch_off(exc: BaseException) -> None:
         return
     _warned = True
     cfg = redis_config()
-    if runmeta().required:
+    if redis_config().required:
         log.error("run metadata cannot be recorded: Redis at %s:%s is unreachable (%s); [redis] required = true, "
                   "so tasks will fail instead of running", cfg.host, cfg.port, exc)
     else:
@@ -537,7 +523,7 @@ def _on_start(task: luigi.Task) -> None:
     task._runmeta_started = started
     _record(task, fields={"status": RUNNING, "started_at": iso(started), "ended_at": "", "error": "",
                           "pid": os.getpid()}, incr={"attempts": 1})
-    if not _get_store() and runmeta().required:
+    if not _get_store() and redis_config().required:
         cfg = redis_config()
         message = (f"[redis] required = true and Redis at {cfg.host}:{cfg.port} is unreachable: refusing to run "
                    f"{task.task_id} without recording its run metadata")

@@ -11,22 +11,18 @@ import datetime
 import logging
 import os
 import posixpath
-import random
 import socket
 import stat as stat_mod
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import luigi
-import luigi.configuration
 import paramiko
 
 from tasks.config import sftp as sftp_config
+from tasks.retry import RetryPolicy, describe
 
 log = logging.getLogger("winepipe.sftp")
 
-T = TypeVar("T")
 
 # paramiko sends SFTP reads of at most this size; a part is read as a readv() of such blocks.
 SFTP_BLOCK = paramiko.SFTPFile.MAX_REQUEST_SIZE
@@ -38,53 +34,6 @@ class SftpError(RuntimeError):
 
 class SourceChangedError(RuntimeError):
     """The remote file changed, or the server sent other bytes than its stat promised; a retry cannot fix it."""
-
-
-# -- retries -----------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: attempt n waits uniform(0, min(max_delay, base_delay * 2**n))."""
-
-    retries: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    @classmethod
-    def from_config(cls, section: str) -> RetryPolicy:
-        """The policy in ``[section]`` keys ``retries``, ``retry_base_delay``, ``retry_max_delay``."""
-        config = luigi.configuration.get_config()
-        return cls(retries=config.getint(section, "retries", cls.retries),
-                   base_delay=config.getfloat(section, "retry_base_delay", cls.base_delay),
-                   max_delay=config.getfloat(section, "retry_max_delay", cls.max_delay))
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based)."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-
-    def call(self, action: Callable[[], T], what: str, is_transient: Callable[[BaseException], bool],
-             before_retry: Callable[[], None] | None = None) -> T:
-        """``action()``, retried on transient errors; permanent errors and the last transient one propagate."""
-        attempt = 0
-        while True:
-            try:
-                return action()
-            except Exception as exc:
-                attempt += 1
-                if not is_transient(exc) or attempt > self.retries:
-                    if attempt > 1 and is_transient(exc):
-                        log.error("%s: giving up after %d attempts: %s", what, attempt, _describe(exc))
-                    raise
-                pause = self.delay(attempt)
-                # Every retry is logged: an operator must see a flaky link before it becomes an outage.
-                log.warning("%s: transient error (%s); retry %d of %d in %.2fs",
-                            what, _describe(exc), attempt, self.retries, pause)
-                time.sleep(pause)
-                if before_retry is not None:
-                    before_retry()
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -117,16 +66,14 @@ class SftpSettings:
 
     @classmethod
     def from_config(cls) -> SftpSettings:
-        """``[sftp]`` as configured. The keys tasks.config.sftp does not declare are read with their defaults."""
+        """``[sftp]`` as configured (tasks.config.sftp)."""
         cfg = sftp_config()
-        config = luigi.configuration.get_config()
         return cls(host=cfg.host, port=cfg.port, username=cfg.user(), key_file=cfg.key_file,
                    key_passphrase_env=cfg.key_passphrase_env, password_env=cfg.password_env,
                    known_hosts=cfg.known_hosts, connect_timeout=cfg.connect_timeout,
-                   auth_timeout=config.getfloat("sftp", "auth_timeout", cls.auth_timeout),
-                   read_timeout=config.getfloat("sftp", "read_timeout", cls.read_timeout),
-                   accept_unknown_host_key=config.getboolean("sftp", "accept_unknown_host_key", False),
-                   retry=RetryPolicy.from_config("sftp"))
+                   auth_timeout=cfg.auth_timeout, read_timeout=cfg.read_timeout,
+                   accept_unknown_host_key=cfg.accept_unknown_host_key,
+                   retry=RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay))
 
     @property
     def where(self) -> str:
@@ -335,7 +282,7 @@ class RemoteFile:
         try:
             stack.close()
         except Exception as exc:  # noqa: BLE001 - closing a session the server already dropped may fail
-            log.debug("closing %s: %s", self.description, _describe(exc))
+            log.debug("closing %s: %s", self.description, describe(exc))
 
     def _check_unchanged(self, attrs: paramiko.SFTPAttributes) -> None:
         if (int(attrs.st_size or 0), int(attrs.st_mtime or 0)) != (self.size, self.mtime):

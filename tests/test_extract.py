@@ -27,6 +27,7 @@ import pytest
 from devstack.services import HOST, STACK
 from tasks import sftp
 from tasks.config import sources
+from tasks.retry import RetryPolicy
 from tasks.extract import (ExtractWineFile, S3Error, TransferSettings, _ProgressReporter, staging_key,
                            stream_to_s3, transfer_s3_client)
 from tasks.s3 import s3_client
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.integration
 MiB = 1024 * 1024
 SSHD_DIR = STACK / "sshd"
 # Fast retries so failing paths stay quick; the values are what a test overrides, not production advice.
-FAST_RETRY = sftp.RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05)
+FAST_RETRY = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05)
 SMALL_PARTS = TransferSettings(part_size=5 * MiB, upload_threads=2, read_ahead_parts=1, retry=FAST_RETRY)
 
 
@@ -320,7 +321,7 @@ def test_a_transient_s3_error_is_retried_and_logged(ns, caplog):
 
 
 def test_a_missing_bucket_fails_at_once_naming_the_bucket(ns, caplog):
-    settings = dataclasses.replace(SMALL_PARTS, retry=sftp.RetryPolicy(retries=5, base_delay=2.0))
+    settings = dataclasses.replace(SMALL_PARTS, retry=RetryPolicy(retries=5, base_delay=2.0))
     bucket = f"winepipe-missing-{ns.suffix}"
     started = time.monotonic()
 

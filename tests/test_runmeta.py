@@ -1,9 +1,6 @@
 """Per-run metadata in Redis (tasks/runmeta.py), with tiny tasks on the real Redis of the local stack."""
 from __future__ import annotations
 
-import datetime
-import json
-import os
 import socket
 import subprocess
 import sys
@@ -165,7 +162,8 @@ def test_retention_comes_from_configuration_and_old_index_entries_are_trimmed(st
 def test_retention_days_is_read_from_the_redis_section(ns, tmp_path):
     cfg = tmp_path / "retention.cfg"
     cfg.write_text(ns.config_path.read_text().replace("[redis]\n", "[redis]\nretention_days = 3\n"))
-    code = "from tasks import runmeta; s = runmeta.connect(); print(s.ttl, runmeta.runmeta().required)"
+    code = ("from tasks import runmeta; from tasks.config import redis; s = runmeta.connect(); "
+            "print(s.ttl, redis().required)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ns.env(LUIGI_CONFIG_PATH=str(cfg)),
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(3 * 86400), "False"]
