@@ -10,6 +10,10 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+# The visualiser test screenshots the graph with headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The benchmark's seed-style baseline writes with Spark's JDBC writer (MariaDB Connector/J).
+[ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   echo "installing system packages: ${need[*]}"
