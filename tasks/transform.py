@@ -42,6 +42,9 @@ class TransformWine(BatchTask, SparkSubmitTask):
 
     name = "winepipe-transform"
     app = str(ROOT / "spark" / "job.py")
+    # ExternalProgramTask's knob, not a property of the batch: keep it out of the visualiser's task label.
+    capture_output = luigi.BoolParameter(default=True, significant=False, positional=False,
+                                         visibility=luigi.parameter.ParameterVisibility.PRIVATE)
 
     def requires(self) -> dict[str, ExtractWineFile]:
         return {src.name: ExtractWineFile(date=self.date, source=src.name) for src in sources()}
