@@ -7,8 +7,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 FIRST_VINTAGE = 1900
-# Four ASCII digits that are a whole word: no letter, digit or underscore (Python's \w) on either side.
-_YEAR_WORD = r"(?<![\p{L}\p{N}_])([0-9]{4})(?![\p{L}\p{N}_])"
+# Four ASCII digits that are a whole word: no letter, digit or underscore (Python's \w) on either side. The
+# left side is a consumed character, not a lookbehind: Java's lookbehind sees only the low half of a
+# supplementary character (U+1D400 "𝐀", CJK extension B), which is a letter all the same.
+_YEAR_WORD = r"(?:^|[^\p{L}\p{N}_])([0-9]{4})(?![\p{L}\p{N}_])"
 
 
 def vintage(title: Column, batch_date: dt.date) -> Column:

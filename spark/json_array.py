@@ -106,6 +106,11 @@ def split_json_array(data: bytes) -> Iterator[JsonRecord]:
         if text.startswith(",", pos):
             pos = _skip_ws(text, pos + 1)
         elif text.startswith("]", pos):
+            # Anything after the closing bracket (a second array appended by the vendor, stray text) is
+            # not silently ignored: it is one more malformed record, so the accounting still sees it.
+            rest = text[pos + 1:].strip(_JSON_WS)
+            if rest:
+                yield JsonRecord(row + 1, None, _printable(rest), [])
             return
         else:
             # A missing comma or a missing closing bracket: the rest cannot be read as elements.

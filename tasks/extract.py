@@ -40,14 +40,13 @@ import botocore.exceptions
 import luigi
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
-from luigi.contrib.s3 import S3Target
 
 from tasks import sftp
 from tasks.base import BatchTask
 from tasks.config import source as configured_source
 from tasks.config import wine
 from tasks.retry import RetryPolicy
-from tasks.s3 import s3_options, split_url
+from tasks.s3 import s3_options, s3_target, split_url
 
 log = logging.getLogger("winepipe.extract")
 
@@ -401,8 +400,8 @@ class ExtractWineFile(BatchTask):
     def requires(self) -> RemoteWineFile:
         return RemoteWineFile(date=self.date, source=self.source)
 
-    def output(self) -> S3Target:
-        return S3Target(self.s3_url("raw", configured_source(self.source).file))
+    def output(self) -> luigi.Target:
+        return s3_target(self.s3_url("raw", configured_source(self.source).file))
 
     def run(self) -> None:
         bucket, key = split_url(self.output().path)

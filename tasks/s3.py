@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from luigi.contrib.s3 import S3Client
+from luigi.contrib.s3 import S3Client, S3FlagTarget, S3Target
 
 log = logging.getLogger("winepipe.s3")
 
@@ -15,12 +15,37 @@ log = logging.getLogger("winepipe.s3")
 _LUIGI_ONLY_KEYS = ("aws_role_arn", "aws_role_session_name")
 
 
+class WineS3Client(S3Client):
+    """luigi.contrib.s3's client, but an empty ``[s3]`` value means "not set".
+
+    An override file (LUIGI_CONFIG_PATH) is merged over luigi.cfg and cannot delete a key, so production
+    blanks the local stack's ``endpoint_url`` and keys (``endpoint_url =``) to get AWS and boto3's own
+    credential chain; passed on as "" they would break boto3.
+    """
+
+    @staticmethod
+    def _get_s3_config(key: str | None = None) -> Any:
+        config = S3Client._get_s3_config()
+        config = {k: v for k, v in config.items() if v != ""}
+        return config.get(key) if key else config
+
+
 def s3_options() -> dict[str, Any]:
     """The ``[s3]`` keys as boto3 keyword arguments (endpoint_url, region_name, credentials, ...)."""
-    options = S3Client._get_s3_config()  # noqa: SLF001 - the one place luigi reads [s3]; stay identical
+    options = WineS3Client._get_s3_config()
     for key in _LUIGI_ONLY_KEYS:
         options.pop(key, None)
     return options
+
+
+def s3_target(url: str) -> S3Target:
+    """An S3 object as a Luigi target."""
+    return S3Target(url, client=WineS3Client())
+
+
+def s3_flag_target(url: str, flag: str = "_SUCCESS") -> S3FlagTarget:
+    """A folder that counts as complete once ``flag`` exists in it (written last), as a Luigi target."""
+    return S3FlagTarget(url, client=WineS3Client(), flag=flag)
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,6 +13,7 @@ import os
 import posixpath
 import socket
 import stat as stat_mod
+import time
 from collections.abc import Iterator
 
 import luigi
@@ -224,6 +225,14 @@ class SftpTarget(luigi.Target):
             return False
         if not stat_mod.S_ISREG(attrs.st_mode or 0):
             log.warning("%s:%s exists but is not a regular file", settings.where, self.path)
+            return False
+        # A vendor's upload in progress already exists; once extracted, a truncated file would be taken as the
+        # batch for good. A file counts as delivered when it has not changed for settle_seconds.
+        age = time.time() - (attrs.st_mtime or 0)
+        settle = sftp_config().settle_seconds
+        if age < settle:
+            log.warning("waiting for the vendor: %s:%s changed %.0fs ago; taken once unchanged for %.0fs",
+                        settings.where, self.path, max(age, 0), settle)
             return False
         return True
 

@@ -5,12 +5,15 @@ import argparse
 import datetime
 import sys
 
+import luigi.interface
+
 from tasks import mysql
 from tasks.base import BatchTask
 from tasks.transform import read_counts
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Prints the batch's counts per source and its rows in wine_reviews."""
     parser = argparse.ArgumentParser(prog="python -m tasks.summary", description=__doc__)
     parser.add_argument("--date", type=datetime.date.fromisoformat, default=datetime.date.today())
     args = parser.parse_args(argv)
@@ -29,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write(f"  {row['source_name']:<20} {row['records_read']:>9} {row['rejected']:>9} "
                   f"{row['duplicates']:>10} {row['kept']:>9}\n")
     out.write(f"  rows of this batch in wine_reviews: {batch_rows} (table total {total_rows})\n")
-    out.write("  visualiser: http://127.0.0.1:8082/  (task history: http://127.0.0.1:8082/history)\n")
+    scheduler = luigi.interface.core().scheduler_url.rstrip("/") or "(none: --local-scheduler)"
+    out.write(f"  visualiser: {scheduler}/  (task history: {scheduler}/history)\n")
     return 0
 
 

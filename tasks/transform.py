@@ -12,13 +12,12 @@ import zipfile
 from pathlib import Path
 
 import luigi
-from luigi.contrib.s3 import S3FlagTarget
 from luigi.contrib.spark import SparkSubmitTask
 
 from tasks.base import BatchTask
 from tasks.config import sources, wine
 from tasks.extract import ExtractWineFile
-from tasks.s3 import list_keys, s3_client, split_url
+from tasks.s3 import list_keys, s3_client, s3_flag_target, split_url
 
 log = logging.getLogger("winepipe.transform")
 
@@ -49,8 +48,8 @@ class TransformWine(BatchTask, SparkSubmitTask):
     def requires(self) -> dict[str, ExtractWineFile]:
         return {src.name: ExtractWineFile(date=self.date, source=src.name) for src in sources()}
 
-    def output(self) -> S3FlagTarget:
-        return S3FlagTarget(self.s3_url("curated"), flag="_SUCCESS")
+    def output(self) -> luigi.Target:
+        return s3_flag_target(self.s3_url("curated"), flag="_SUCCESS")
 
     # -- spark-submit command line ------------------------------------------------------------
     @property
@@ -129,6 +128,10 @@ class TransformWine(BatchTask, SparkSubmitTask):
 
     def _clear_outputs(self) -> None:
         client = s3_client()
+        # The completion flag goes first: while anything of an older attempt is being removed, the output
+        # must not look complete.
+        flag_bucket, flag_key = split_url(self.output().path + self.output().flag)
+        client.delete_object(Bucket=flag_bucket, Key=flag_key)
         for zone in OUTPUTS:
             bucket, _ = split_url(self.s3_url(zone))
             for key in list_keys(self.s3_url(zone)):

@@ -118,6 +118,24 @@ driver-memory = 1g
     shutil.rmtree(space.sftp_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def config(tmp_path):
+    """Layer a config override on top of luigi.cfg for one test, then take it away again."""
+    parser = luigi.configuration.get_config()
+    added = []
+
+    def layer(text: str) -> None:
+        path = tmp_path / f"override-{len(added)}.cfg"
+        path.write_text(text)
+        parser.add_config_path(str(path))
+        added.append(str(path))
+
+    yield layer
+    for path in added:
+        parser._config_paths.remove(path)
+    parser.reload()
+
+
 _dates = iter(datetime.date(2001, 1, 1) + datetime.timedelta(days=i) for i in range(100000))
 
 

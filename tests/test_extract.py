@@ -500,3 +500,19 @@ retry_base_delay = 0.1
             sha.update(chunk)
     assert head["Metadata"]["sha256"] == sha.hexdigest()
     assert head["ContentLength"] == 96 * MiB
+
+
+def test_a_file_still_changing_is_not_taken_until_it_settles(ns, batch_date, config, caplog):
+    from tasks.extract import RemoteWineFile
+
+    path = ns.sftp_dir / str(batch_date) / "winemag-data-130k-v2.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b",country,description\n0,Italy,partial upload")
+    config("[sftp]\nsettle_seconds = 600\n")
+    remote = RemoteWineFile(date=batch_date, source="reviews_130k_csv")
+    with caplog.at_level("WARNING", logger="winepipe.sftp"):
+        assert not remote.complete()
+    assert f"{path.name} changed" in caplog.text and "taken once unchanged for 600s" in caplog.text
+    old = time.time() - 601
+    os.utime(path, (old, old))
+    assert remote.complete()

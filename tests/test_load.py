@@ -253,7 +253,8 @@ def test_second_run_is_a_no_op_and_the_body_twice_converges(ns, batch_date, monk
     assert first.scheduling_succeeded
     task = LoadWine(date=batch_date)
     assert task.metrics["inserted"] == 20 and task.metrics["staged"] == 20
-    assert set(task.metrics) == {"inserted", "updated", "unchanged", "staged", "seconds", "rows_per_s"}
+    assert set(task.metrics) == {"inserted", "updated", "unchanged", "staged", "seconds", "rows_per_s", "sources"}
+    assert sum(source["kept"] for source in task.metrics["sources"].values()) == 20
     after_first = snapshot()
     marker_time = query("SELECT inserted FROM table_updates WHERE update_id = %s", (task.task_id,))
 
@@ -306,6 +307,25 @@ def test_two_batches_sharing_reviews_upsert_with_exact_counts(ns, batch_date):
     for rid in ids[5:]:  # unchanged: the stored row keeps the batch that last changed it
         expected[rid] = expected[rid][:-1] + (first_date,)
     assert {rid: row[:-2] for rid, row in stored.items() if rid in expected} == expected
+
+
+def test_an_older_batch_loaded_late_never_replaces_a_newer_batchs_values(ns, batch_date):
+    older_date, newer_date = batch_date, batch_date + datetime.timedelta(days=4000)
+    newer = [review(newer_date, n, price=decimal.Decimal("22.00")) for n in range(4)]
+    write_batch(ns, newer_date, newer)
+    assert build(newer_date).scheduling_succeeded
+    before = snapshot()
+    # The older batch's file arrived late: the same reviews with other prices, plus one new review.
+    older = [dict(r, batch_date=older_date, price=decimal.Decimal("20.00")) for r in newer]
+    older.append(review(older_date, 200))
+    write_batch(ns, older_date, older)
+    assert build(older_date).scheduling_succeeded
+    metrics = LoadWine(date=older_date).metrics
+    assert (metrics["inserted"], metrics["updated"], metrics["unchanged"]) == (1, 0, 4)
+    after = snapshot()
+    for r in newer:
+        assert after[r["review_id"]] == before[r["review_id"]]
+    assert after[older[-1]["review_id"]][COLUMNS.index("batch_date")] == older_date
 
 
 def test_an_error_before_the_commit_changes_nothing_and_the_rerun_succeeds(ns, batch_date, monkeypatch):
@@ -406,3 +426,20 @@ def test_a_failure_while_streaming_fails_the_load_instead_of_loading_part_of_it(
     with pytest.raises(RuntimeError, match="streaming the curated rows failed"):
         LoadWine(date=batch_date).run()
     assert snapshot() == before and not marker_exists(batch_date)
+
+
+def test_a_second_load_of_the_same_batch_at_the_same_time_is_refused(ns, batch_date):
+    write_batch(ns, batch_date, [review(batch_date, n) for n in range(3)])
+    holder = mysql.connect()  # stands in for a load of this batch started by another process
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(CONCAT('winepipe.load.', DATABASE(), '.', %s), 0)",
+                        (f"{batch_date:%Y%m%d}",))
+            assert cur.fetchone()[0] == 1
+        with pytest.raises(RuntimeError, match=f"another load of batch {batch_date} is running"):
+            LoadWine(date=batch_date).run()
+        assert not marker_exists(batch_date) and not stage_exists(batch_date)
+    finally:
+        holder.close()
+    assert build(batch_date).scheduling_succeeded
+    assert marker_exists(batch_date)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tasks import mysql
+from tasks import LoadWine, mysql
 from tasks.s3 import s3_client
 from tests.conftest import run_luigi
 
@@ -57,7 +57,8 @@ def test_every_record_is_loaded_deduplicated_or_rejected(ns, loaded_batch):
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*), COUNT(DISTINCT review_id) FROM wine_reviews WHERE batch_date = %s", (date,))
         rows, distinct = cur.fetchone()
-        cur.execute("SELECT COUNT(*) FROM table_updates WHERE target_table = 'wine_reviews'")
+        cur.execute("SELECT COUNT(*) FROM table_updates WHERE update_id = %s AND target_table = 'wine_reviews'",
+                    (LoadWine(date=date).task_id,))
         markers = cur.fetchone()[0]
     conn.close()
     assert rows == distinct == sum(c["kept"] for c in counts)

@@ -6,28 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 
 from tasks.transform import ROOT, TransformWine
-
-
-@pytest.fixture
-def config(tmp_path):
-    """Layer a config override on top of luigi.cfg for one test, then take it away again."""
-    parser = luigi.configuration.get_config()
-    added = []
-
-    def layer(text: str) -> None:
-        path = tmp_path / f"override-{len(added)}.cfg"
-        path.write_text(text)
-        parser.add_config_path(str(path))
-        added.append(str(path))
-
-    yield layer
-    for path in added:
-        parser._config_paths.remove(path)
-    parser.reload()
 
 
 def _command(task: TransformWine, work: Path) -> list[str]:

@@ -26,6 +26,10 @@ VINTAGE_CASES = [
     ("(2010)", 2010),
     ("6 Años Reserva Premium", None),
     ("No year here", None),
+    ("\U0001d4002015 Cuvée", None),         # a letter outside the BMP (two UTF-16 units) glued to the year
+    ("\U000200002015", None),
+    ("1999 2000 2001", 1999),
+    ("2001\u00a02002", 2001),
     (None, None),
 ]
 

@@ -33,3 +33,12 @@ def test_not_an_array_and_empty_files():
         (1, '{"winery": "A"}')]
     assert list(split_json_array(b"")) == []
     assert list(split_json_array(b" [ ] \n")) == []
+
+
+def test_text_after_the_closing_bracket_is_one_more_malformed_record():
+    records = list(split_json_array(b'[{"a": "1"}]\n[{"b": "2"}, {"c": "3"}]\n'))
+    assert [(r.source_row, r.fields, r.unparsed_text) for r in records] == [
+        (1, {"a": "1"}, None), (2, None, '[{"b": "2"}, {"c": "3"}]')]
+    assert [(r.source_row, r.unparsed_text) for r in split_json_array(b'[{"a": "1"}] trailing  \n')][1:] == [
+        (2, "trailing")]
+    assert len(list(split_json_array(b'[{"a": "1"}]  \r\n\n'))) == 1
