@@ -65,6 +65,21 @@ def test_every_record_is_loaded_deduplicated_or_rejected(ns, loaded_batch):
     assert markers == 1
 
 
+def test_the_counts_are_exactly_what_the_generator_injected(ns, loaded_batch):
+    """The generator knows, record by record, what the contract makes of its data: the pipeline must agree."""
+    from tasks.transform import read_counts
+
+    date, manifest, _ = loaded_batch
+    expected = {f["source_name"]: f for f in manifest["files"].values()}
+    for row in read_counts(f"s3://{ns.bucket}/counts/{date}/"):
+        want = expected[row["source_name"]]
+        assert row["records_read"] == want["records"]
+        assert {k: v for k, v in row["rejected_by_reason"].items() if v} == {
+            k: v for k, v in want["rejected"].items() if v}
+        assert (row["kept"], row["duplicates"]) == (want["kept"], want["duplicates"])
+    assert sum(f["kept"] for f in expected.values()) == manifest["expected_curated"]
+
+
 def test_a_second_run_of_the_same_date_does_nothing(ns, loaded_batch):
     date, _, _ = loaded_batch
     client = s3_client()
