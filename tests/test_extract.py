@@ -234,22 +234,16 @@ def _settings(**changes) -> sftp.SftpSettings:
     return dataclasses.replace(sftp.SftpSettings.from_config(), retry=FAST_RETRY, **changes)
 
 
-def test_an_unknown_host_key_is_refused(tmp_path):
+@pytest.mark.parametrize("host, error", [
+    ("otherhost", r"unknown host key \(not in .*known_hosts\); refusing to connect"),  # never seen
+    ("127.0.0.1", r"does not match the one in .*refusing to connect"),  # known, with another key
+])
+def test_an_unknown_or_changed_host_key_is_refused(tmp_path, host, error):
     known_hosts = tmp_path / "known_hosts"
     other = _keygen(tmp_path / "other_host_key").with_suffix(".pub").read_text().split()
-    known_hosts.write_text(f"[otherhost]:2222 {other[0]} {other[1]}\n")
+    known_hosts.write_text(f"[{host}]:2222 {other[0]} {other[1]}\n")
 
-    with pytest.raises(sftp.SftpError, match=r"unknown host key \(not in .*known_hosts\); refusing to connect"):
-        with sftp.connect(_settings(known_hosts=str(known_hosts))):
-            pass
-
-
-def test_a_changed_host_key_is_refused(tmp_path):
-    known_hosts = tmp_path / "known_hosts"
-    other = _keygen(tmp_path / "other_host_key").with_suffix(".pub").read_text().split()
-    known_hosts.write_text(f"[127.0.0.1]:2222 {other[0]} {other[1]}\n")
-
-    with pytest.raises(sftp.SftpError, match=r"does not match the one in .*refusing to connect"):
+    with pytest.raises(sftp.SftpError, match=error):
         with sftp.connect(_settings(known_hosts=str(known_hosts))):
             pass
 
