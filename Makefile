@@ -11,6 +11,7 @@ SEED ?= 42
 WORKERS ?= 3
 SFTP_ROOT := .stack/sftp
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help system-packages venv up down status sample run test bench clean
 
@@ -58,8 +59,9 @@ run: up sample
 test: up
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--repeat 5 --only pipeline".
 bench: up
-	$(PY) -m bench --scale $(SCALE)
+	$(PY) -m bench --scale $(SCALE) $(BENCH_ARGS)
 
 clean: down
 	rm -rf .stack
