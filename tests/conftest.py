@@ -147,5 +147,8 @@ def batch_date() -> datetime.date:
 
 def run_luigi(ns: Namespace, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """``luigi --module tasks ARGS --local-scheduler`` as a data engineer would run it, in this namespace."""
-    cmd = [str(Path(sys.executable).parent / "luigi"), "--module", "tasks", *args, "--local-scheduler"]
+    # Luigi's process lock keys on the command line alone: without a lock dir of its own, a test's run of a date
+    # would block (and be blocked by) `make run` of the same date in another namespace.
+    cmd = [str(Path(sys.executable).parent / "luigi"), "--module", "tasks", *args, "--local-scheduler",
+           "--lock-pid-dir", str(ns.work_dir.parent / f"locks-{ns.suffix}")]
     return subprocess.run(cmd, cwd=ROOT, env=ns.env(), capture_output=True, text=True, timeout=timeout)
