@@ -39,7 +39,7 @@ from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
 from spark.keys import with_review_id  # noqa: E402
 from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
 from spark.rules import trim_fields, with_reject_reason  # noqa: E402
-from spark.sources import SourceSchemaError, SourceSpec, read_source  # noqa: E402
+from spark.sources import Deferred, SourceSchemaError, SourceSpec, read_source  # noqa: E402
 
 log = logging.getLogger("winepipe.spark.job")
 
@@ -87,12 +87,17 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
     spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
 
-    records = reduce(DataFrame.unionByName, [read_source(spark, spec) for spec in specs])
+    deferred = Deferred()
+    records = reduce(DataFrame.unionByName, [read_source(spark, spec, deferred) for spec in specs])
     # Each file is read as one partition; spread the per-record work over the cluster.
     records = records.repartition(partitions)
     checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        # One pass over all the files fills the cache (JSON sources parse alongside the CSV reads, once); then
+        # the JSON sources' column checks (keys collected by that pass), before anything is written.
+        checked.write.format("noop").mode("overwrite").save()
+        deferred.run_checks()
         _fixed_layout(rejected_records(checked, batch_date), REJECTS_FILES, "source_name", "source_row") \
             .write.mode("overwrite").parquet(rejects)
 

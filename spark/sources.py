@@ -21,10 +21,12 @@ from __future__ import annotations
 import csv
 import logging
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
+from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -138,20 +140,78 @@ def read_csv_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
     )
 
 
-def read_json_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
-    """The records of a JSON source (one array of objects), as ``RECORD_COLUMNS``; see ``spark.json_array``."""
-    contents = spark.read.format("binaryFile").load(source.path).select("content")
-    parsed = spark.createDataFrame(contents.rdd.flatMap(lambda row: record_rows(row[0])), JSON_RECORD_SCHEMA,
-                                   verifySchema=False)
+class Deferred:
+    """What readers leave for the caller when reading for a whole job (``read_source(..., deferred=...)``).
+
+    A JSON source's column check needs every record parsed. Rather than a pass of its own over the file (a
+    second Python parse), the job's own pass collects the keys in an accumulator and the job runs the check
+    once that pass is over, before it writes anything (``run_checks``).
+    """
+
+    def __init__(self) -> None:
+        self.checks: list[Callable[[], None]] = []
+
+    def run_checks(self) -> None:
+        """Raise ``SourceSchemaError`` for the first source whose columns do not fit the contract.
+
+        Only valid after an action computed every record of the sources (their accumulators are complete).
+        """
+        for check in self.checks:
+            check()
+
+
+class _KeysSeen(AccumulatorParam):
+    # (keys of the JSON objects seen, number of objects seen); the keys' union does not depend on retries.
+    def zero(self, value):
+        return (frozenset(), 0)
+
+    def addInPlace(self, value1, value2):
+        return (value1[0] | value2[0], value1[1] + value2[1])
+
+
+def _check_json_keys(source: SourceSpec, all_keys, objects: int) -> None:
     # Absent keys are NULL per record; the source lacks a column only if no record has it.
-    present = parsed.select(F.array_distinct(F.flatten(F.collect_set("keys"))).alias("all_keys"),
-                            F.count(F.when(~F.col("malformed"), 1)).alias("objects")).first()
-    if present["objects"]:
-        check_columns(source.name, sorted(present["all_keys"]))
+    if objects:
+        check_columns(source.name, sorted(all_keys))
+
+
+def read_json_source(spark: SparkSession, source: SourceSpec, deferred: Deferred | None = None) -> DataFrame:
+    """The records of a JSON source (one array of objects), as ``RECORD_COLUMNS``; see ``spark.json_array``.
+
+    The column check runs here, unless ``deferred`` is given: then it is left in ``deferred`` (see there).
+    """
+    contents = spark.read.format("binaryFile").load(source.path).select("content")
+    if deferred is None:
+        parsed = spark.createDataFrame(contents.rdd.flatMap(lambda row: record_rows(row[0])), JSON_RECORD_SCHEMA,
+                                       verifySchema=False)
+        present = parsed.select(F.array_distinct(F.flatten(F.collect_set("keys"))).alias("all_keys"),
+                                F.count(F.when(~F.col("malformed"), 1)).alias("objects")).first()
+        _check_json_keys(source, present["all_keys"], present["objects"])
+    else:
+        seen = spark.sparkContext.accumulator((frozenset(), 0), _KeysSeen())
+        malformed_at = len(JSON_RECORD_SCHEMA.fields) - 2
+
+        def parse(rows):
+            keys: set[str] = set()
+            objects = 0
+            for row in rows:
+                for record in record_rows(row[0]):
+                    if not record[malformed_at]:
+                        objects += 1
+                        keys.update(record[-1])
+                    yield record
+            seen.add((frozenset(keys), objects))
+
+        parsed = spark.createDataFrame(contents.rdd.mapPartitions(parse), JSON_RECORD_SCHEMA, verifySchema=False)
+        deferred.checks.append(lambda: _check_json_keys(source, *seen.value))
     return parsed.select(F.lit(source.name).alias("source_name"), *RECORD_COLUMNS[1:])
 
 
-def read_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
-    """The records of one source, whatever its format, as ``RECORD_COLUMNS``."""
-    reader = read_csv_source if source.format == "csv" else read_json_source
-    return reader(spark, source)
+def read_source(spark: SparkSession, source: SourceSpec, deferred: Deferred | None = None) -> DataFrame:
+    """The records of one source, whatever its format, as ``RECORD_COLUMNS``.
+
+    ``deferred``: see ``Deferred`` (CSV sources check their header here in any case).
+    """
+    if source.format == "csv":
+        return read_csv_source(spark, source)
+    return read_json_source(spark, source, deferred)

@@ -16,15 +16,29 @@ WHITESPACE_CHARS: str = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if c
 WHITESPACE_CLASS: str = "[" + "".join(f"\\x{{{ord(ch):04X}}}" for ch in WHITESPACE_CHARS) + "]"
 
 # \A and \z, not ^ and $: Java's $ also matches before a final line terminator.
+# (Kept as the reference definition of trimming; the helpers below use native string functions.)
 _EDGES = f"\\A{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+\\z"
 
 
 def trim_whitespace(text: Column) -> Column:
-    """``text`` without leading and trailing white space; NULL when nothing else is left."""
-    stripped = F.regexp_replace(text, _EDGES, "")
+    """``text`` without leading and trailing white space; NULL when nothing else is left.
+
+    Spark's ``trim(BOTH chars FROM ...)`` works on UTF-8 characters without a regex: the same result as
+    ``regexp_replace(text, _EDGES, "")`` at a fraction of its cost (a regex scans the whole string and converts
+    it to and from a Java string).
+    """
+    stripped = F.trim(text, F.lit(WHITESPACE_CHARS))
     return F.when(stripped != "", stripped)
 
 
 def collapse_whitespace(text: Column) -> Column:
-    """``text`` trimmed, with every inner run of white space replaced by one ASCII space."""
-    return F.regexp_replace(trim_whitespace(text), f"{WHITESPACE_CLASS}+", " ")
+    """``text`` trimmed, with every inner run of white space replaced by one ASCII space.
+
+    Every white-space character is first mapped to an ASCII space (``translate``, no regex); runs of ASCII spaces
+    are then collapsed, with a regex only for the few strings that hold two spaces in a row, and ASCII spaces are
+    trimmed at both ends. Same result as trimming and ``regexp_replace(WHITESPACE_CLASS + "+", " ")``.
+    """
+    spaced = F.translate(text, WHITESPACE_CHARS, " " * len(WHITESPACE_CHARS))
+    single = F.when(spaced.contains("  "), F.regexp_replace(spaced, "  +", " ")).otherwise(spaced)
+    stripped = F.trim(single)
+    return F.when(stripped != "", stripped)

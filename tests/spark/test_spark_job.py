@@ -250,3 +250,28 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     part = next(Path(out["counts"]).glob("part-*.json"))
     assert [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()] == EXPECTED_SAMPLE_COUNTS
     assert (Path(out["curated"]) / "_SUCCESS").exists()
+
+
+def test_main_exits_non_zero_for_a_json_source_missing_a_column(spark, tmp_path, write_file, caplog):
+    # The job checks a JSON source's keys after its first pass over the data, but still before writing anything.
+    path = write_file("nowinery.json", '[{"points": "87", "description": "a", "variety": "V"}, 42]')
+    out = outputs(tmp_path)
+    argv = ["--batch-date", BATCH, "--sources",
+            json.dumps([{"name": "broken_json", "format": "json", "precedence": 1, "path": path}]),
+            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"]]
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 2
+    assert any("broken_json lacks required column(s): " in r.getMessage() and "winery" in r.getMessage()
+               for r in caplog.records)
+    for zone in ("curated", "rejects", "counts"):
+        assert not Path(out[zone]).exists()
+
+
+def test_json_column_present_in_one_record_only_or_null_everywhere_is_fine(spark, tmp_path, write_file):
+    # A key counts as present when any object has it, even with null values only.
+    path = write_file("sparse.json", '[{"points": "87", "description": "a", "variety": "V", "winery": "W",'
+                      ' "country": null, "designation": null, "price": null, "province": null},'
+                      ' {"points": "88", "description": "b", "variety": "V", "winery": "W", "region_1": null,'
+                      ' "region_2": null}]')
+    rows = run_job(spark, tmp_path, [{"name": "sparse", "format": "json", "precedence": 1, "path": path}])
+    assert [(r["records_read"], r["kept"], r["rejected"]) for r in rows] == [(2, 2, 0)]

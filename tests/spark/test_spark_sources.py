@@ -149,3 +149,20 @@ def test_utf8_bytes_that_look_like_latin1_line_breaks_are_kept(spark, write_file
                                                         rec130(1, winery="Next")]) + "\n"))
     assert [(r.source_row, r.malformed, r.description, r.winery) for r in rows] == [
         (1, False, text, "Å"), (2, False, "Nice wine.", "Next")]
+
+
+def test_json_column_check_deferred_to_the_first_full_pass(spark, write_file):
+    from spark.sources import Deferred
+    path = write_file("nowinery2.json", '[{"points": "87", "description": "a", "variety": "V"}]')
+    deferred = Deferred()
+    df = read_source(spark, SourceSpec("json_src", "json", 1, path), deferred)  # no pass of its own
+    assert df.count() == 1
+    with pytest.raises(SourceSchemaError, match="winery"):
+        deferred.run_checks()
+    good = write_file("good.json", '[{"points": "87", "description": "a", "variety": "V", "winery": "W",'
+                      ' "country": null, "designation": null, "price": null, "province": null,'
+                      ' "region_1": null, "region_2": null}, "x"]')
+    deferred = Deferred()
+    df = read_source(spark, SourceSpec("json_src", "json", 1, good), deferred)
+    assert df.count() == 2
+    deferred.run_checks()
