@@ -18,10 +18,12 @@ become ``true``/``false``, ``null`` and absent keys become NULL.
 """
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from pyspark.sql.types import ArrayType, BooleanType, LongType, StringType, StructField, StructType
 
@@ -81,43 +83,99 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
+class _Buffer:
+    """The decoded text of a stream, read a chunk at a time: only the part not yet consumed is kept."""
+
+    def __init__(self, stream: BinaryIO, chunk_size: int) -> None:
+        self.stream, self.chunk_size = stream, chunk_size
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.text, self.pos, self.eof = "", 0, False
+
+    def fill(self) -> bool:
+        """Appends the next chunk; False once nothing more can be added."""
+        while not self.eof:
+            data = self.stream.read(self.chunk_size)
+            if not data:
+                self.eof = True
+            more = self.decoder.decode(data, final=self.eof)
+            if more:
+                self.text, self.pos = self.text[self.pos:] + more, 0
+                return True
+        return False
+
+    def skip_ws(self) -> None:
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in _JSON_WS:
+                self.pos += 1
+            if self.pos < len(self.text) or not self.fill():
+                return
+
+    def rest(self) -> str:
+        """Everything not yet consumed, to the end of the stream (only ever for malformed input)."""
+        while self.fill():
+            pass
+        return self.text[self.pos:]
+
+
+def split_json_stream(stream: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[JsonRecord]:
+    """The records of one JSON source read from a binary stream, in file order; see the module docstring.
+
+    Memory holds one chunk plus the element being read, whatever the file's size (a syntax error is the
+    exception: the rest of the file becomes one malformed record).
+    """
+    buf = _Buffer(stream, chunk_size)
+    buf.fill()
+    if buf.text.startswith("\ufeff"):
+        buf.pos = 1
+    buf.skip_ws()
+    if buf.pos == len(buf.text):
+        return
+    if buf.text[buf.pos] != "[":
+        yield JsonRecord(1, None, _printable(buf.rest()), [])
+        return
+    buf.pos += 1
+    buf.skip_ws()
+    row = 0
+    if not buf.text.startswith("]", buf.pos):
+        while True:
+            row += 1
+            while True:
+                try:
+                    value, end = _DECODER.raw_decode(buf.text, buf.pos)
+                except json.JSONDecodeError:
+                    if buf.fill():
+                        continue  # the element runs past the chunk
+                    yield JsonRecord(row, None, _printable(buf.text[buf.pos:].rstrip(_JSON_WS)), [])
+                    return
+                # A number at the very end of a chunk may go on in the next one.
+                if end == len(buf.text) and buf.fill():
+                    continue
+                break
+            yield _element(row, value, buf.text[buf.pos:end])
+            buf.pos = end
+            buf.skip_ws()
+            if buf.text.startswith(",", buf.pos):
+                buf.pos += 1
+                buf.skip_ws()
+            elif buf.text.startswith("]", buf.pos):
+                break
+            else:
+                # A missing comma or a missing closing bracket: the rest cannot be read as elements.
+                rest = buf.rest().rstrip(_JSON_WS)
+                if rest:
+                    yield JsonRecord(row + 1, None, _printable(rest), [])
+                return
+    # Anything after the closing bracket (a second array appended by the vendor, stray text) is not silently
+    # ignored: it is one more malformed record, so the accounting still sees it.
+    buf.pos += 1
+    rest = buf.rest().strip(_JSON_WS)
+    if rest:
+        yield JsonRecord(row + 1, None, _printable(rest), [])
+
+
 def split_json_array(data: bytes) -> Iterator[JsonRecord]:
     """The records of one JSON source file (its bytes), in file order; see the module docstring."""
-    text = data.decode("utf-8", "surrogateescape")
-    pos = _skip_ws(text, 1 if text.startswith("\ufeff") else 0)
-    if pos == len(text):
-        return
-    if text[pos] != "[":
-        yield JsonRecord(1, None, _printable(text[pos:]), [])
-        return
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return
-    row = 0
-    while True:
-        row += 1
-        try:
-            value, end = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            yield JsonRecord(row, None, _printable(text[pos:].rstrip(_JSON_WS)), [])
-            return
-        yield _element(row, value, text[pos:end])
-        pos = _skip_ws(text, end)
-        if text.startswith(",", pos):
-            pos = _skip_ws(text, pos + 1)
-        elif text.startswith("]", pos):
-            # Anything after the closing bracket (a second array appended by the vendor, stray text) is
-            # not silently ignored: it is one more malformed record, so the accounting still sees it.
-            rest = text[pos + 1:].strip(_JSON_WS)
-            if rest:
-                yield JsonRecord(row + 1, None, _printable(rest), [])
-            return
-        else:
-            # A missing comma or a missing closing bracket: the rest cannot be read as elements.
-            rest = text[pos:].rstrip(_JSON_WS)
-            if rest:
-                yield JsonRecord(row + 1, None, _printable(rest), [])
-            return
+    return split_json_stream(io.BytesIO(data))
 
 
 def record_rows(content: bytes | bytearray) -> Iterator[tuple]:
@@ -126,7 +184,17 @@ def record_rows(content: bytes | bytearray) -> Iterator[tuple]:
     An RDD of tuples rather than ``mapInArrow``/``mapInPandas``: those require pandas >= 2.2, newer than the
     project's pinned pandas.
     """
-    for r in split_json_array(bytes(content)):
+    yield from _as_rows(split_json_array(bytes(content)))
+
+
+def record_rows_of_file(path: str) -> Iterator[tuple]:
+    """Like ``record_rows``, streaming a local file: memory stays bounded whatever the file's size."""
+    with open(path, "rb") as stream:
+        yield from _as_rows(split_json_stream(stream))
+
+
+def _as_rows(records: Iterator[JsonRecord]) -> Iterator[tuple]:
+    for r in records:
         fields = r.fields
         yield (r.source_row,
                *[fields.get(name) if fields is not None else None for name in FIELDS],

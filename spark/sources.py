@@ -21,18 +21,21 @@ from __future__ import annotations
 import csv
 import logging
 import operator
+import os
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
+from pyspark import RDD
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from spark.contract import FIELDS, REQUIRED_FIELDS
-from spark.json_array import JSON_RECORD_SCHEMA, record_rows
+from spark.json_array import JSON_RECORD_SCHEMA, record_rows, record_rows_of_file
 
 log = logging.getLogger("winepipe.spark.sources")
 
@@ -175,15 +178,30 @@ def _check_json_keys(source: SourceSpec, all_keys, objects: int) -> None:
         check_columns(source.name, sorted(all_keys))
 
 
+def _json_records(spark: SparkSession, path: str) -> RDD:
+    """The record tuples of a JSON source, in one partition.
+
+    A local file is streamed by the task that reads it (bounded memory); a remote one (``s3a://``, ``hdfs://``) is
+    read as one binary record, so its size is bounded by the executor's memory.
+    """
+    scheme = urllib.parse.urlparse(path).scheme
+    if scheme in ("", "file"):
+        local = urllib.parse.urlparse(path).path if scheme else path
+        if not os.path.isfile(local):
+            raise FileNotFoundError(f"JSON source {path} does not exist")
+        return spark.sparkContext.parallelize([local], 1).flatMap(record_rows_of_file)
+    contents = spark.read.format("binaryFile").load(path).select("content")
+    return contents.rdd.flatMap(lambda row: record_rows(row[0]))
+
+
 def read_json_source(spark: SparkSession, source: SourceSpec, deferred: Deferred | None = None) -> DataFrame:
     """The records of a JSON source (one array of objects), as ``RECORD_COLUMNS``; see ``spark.json_array``.
 
     The column check runs here, unless ``deferred`` is given: then it is left in ``deferred`` (see there).
     """
-    contents = spark.read.format("binaryFile").load(source.path).select("content")
+    records = _json_records(spark, source.path)
     if deferred is None:
-        parsed = spark.createDataFrame(contents.rdd.flatMap(lambda row: record_rows(row[0])), JSON_RECORD_SCHEMA,
-                                       verifySchema=False)
+        parsed = spark.createDataFrame(records, JSON_RECORD_SCHEMA, verifySchema=False)
         present = parsed.select(F.array_distinct(F.flatten(F.collect_set("keys"))).alias("all_keys"),
                                 F.count(F.when(~F.col("malformed"), 1)).alias("objects")).first()
         _check_json_keys(source, present["all_keys"], present["objects"])
@@ -194,15 +212,14 @@ def read_json_source(spark: SparkSession, source: SourceSpec, deferred: Deferred
         def parse(rows):
             keys: set[str] = set()
             objects = 0
-            for row in rows:
-                for record in record_rows(row[0]):
-                    if not record[malformed_at]:
-                        objects += 1
-                        keys.update(record[-1])
-                    yield record
+            for record in rows:
+                if not record[malformed_at]:
+                    objects += 1
+                    keys.update(record[-1])
+                yield record
             seen.add((frozenset(keys), objects))
 
-        parsed = spark.createDataFrame(contents.rdd.mapPartitions(parse), JSON_RECORD_SCHEMA, verifySchema=False)
+        parsed = spark.createDataFrame(records.mapPartitions(parse), JSON_RECORD_SCHEMA, verifySchema=False)
         deferred.checks.append(lambda: _check_json_keys(source, *seen.value))
     return parsed.select(F.lit(source.name).alias("source_name"), *RECORD_COLUMNS[1:])
 

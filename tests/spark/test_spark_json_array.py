@@ -1,7 +1,11 @@
 """spark.json_array: splitting a JSON array into positioned records, in plain Python (no Spark)."""
 from __future__ import annotations
 
-from spark.json_array import split_json_array
+import io
+
+import pytest
+
+from spark.json_array import split_json_array, split_json_stream
 
 
 def test_positions_text_and_malformed_elements():
@@ -42,3 +46,27 @@ def test_text_after_the_closing_bracket_is_one_more_malformed_record():
     assert [(r.source_row, r.unparsed_text) for r in split_json_array(b'[{"a": "1"}] trailing  \n')][1:] == [
         (2, "trailing")]
     assert len(list(split_json_array(b'[{"a": "1"}]  \r\n\n'))) == 1
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 64])
+def test_reading_in_small_chunks_gives_the_same_records(chunk_size):
+    """Elements, numbers and multi-byte characters cut at a chunk boundary are read whole."""
+    data = ('\ufeff [ {"points": 87, "price": 15.0, "winery": "Château Vulkà 🍷"}, 12345, "a,b", '
+            '{"winery": "bad \\udc80"}, {"country": null, "title": "x"} ] \n').encode("utf-8")
+    data = data.replace(b"bad ", b"bad \xff ")
+    whole = list(split_json_stream(io.BytesIO(data), chunk_size=1 << 20))
+    assert [(r.source_row, r.fields is None) for r in whole] == [
+        (1, False), (2, True), (3, True), (4, True), (5, False)]
+    assert whole[0].fields == {"points": "87", "price": "15.0", "winery": "Château Vulkà 🍷"}
+    assert whole[1].unparsed_text == "12345"
+    assert list(split_json_stream(io.BytesIO(data), chunk_size=chunk_size)) == whole
+
+
+def test_a_generated_json_source_reads_the_same_in_chunks(tmp_path):
+    from tasks.sample import generate
+
+    generate(tmp_path, "2026-11-24", 0.003, 11)
+    data = (tmp_path / "winemag-data-130k-v2.json").read_bytes()
+    whole = list(split_json_array(data))
+    assert len(whole) == 390
+    assert list(split_json_stream(io.BytesIO(data), chunk_size=4093)) == whole
