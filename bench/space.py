@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import BENCH, ROOT
+from devstack.namespace import NamespaceNames
 
 VENV_BIN = Path(sys.executable).parent
 MARIADB_JAR = Path("/usr/share/java/mariadb-java-client.jar")
@@ -38,34 +39,21 @@ class BenchSpace:
     def create(cls, namespace: str = "bench") -> BenchSpace:
         if not re.fullmatch(r"bench([-_][a-z0-9]+)*", namespace):
             raise ValueError(f"namespace {namespace!r}: expected 'bench' or 'bench-<lowercase letters/digits>'")
-        from devstack.services import STACK
-
+        names = NamespaceNames.of(namespace)
         work = BENCH / "work" / namespace
         work.mkdir(parents=True, exist_ok=True)
         space = cls(
             namespace=namespace,
-            database="winepipe_" + namespace.replace("-", "_"),
-            bucket="winepipe-" + namespace.replace("_", "-"),
-            remote_root=namespace,
-            sftp_dir=STACK / "sftp" / namespace,
-            redis_prefix=f"winepipe-{namespace}:",
+            database=names.database,
+            bucket=names.bucket,
+            remote_root=names.remote_root,
+            sftp_dir=names.sftp_dir,
+            redis_prefix=names.redis_prefix,
             work_dir=work,
             config_path=work / "luigi-bench.cfg",
         )
         (work / "scratch").mkdir(exist_ok=True)
-        space.config_path.write_text(f"""\
-# Written by bench/space.py: the benchmark's namespace on the local stack (read after luigi.cfg).
-[mysql]
-database = {space.database}
-
-[wine]
-bucket = {space.bucket}
-remote_root = {space.remote_root}
-work_dir = {work / "scratch"}
-
-[redis]
-key_prefix = {space.redis_prefix}
-""")
+        names.write_override(space.config_path, work / "scratch")
         return space
 
     # -- environment ----------------------------------------------------------------------------

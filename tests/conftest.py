@@ -61,33 +61,23 @@ def stack() -> None:
 
 @pytest.fixture(scope="session")
 def ns(stack, tmp_path_factory) -> Namespace:
-    from devstack.services import STACK
+    from devstack.namespace import NamespaceNames
     from tasks import mysql
     from tasks.s3 import s3_client
 
     suffix = secrets.token_hex(4)
+    names = NamespaceNames.of(f"test-{suffix}")
     space = Namespace(
         suffix=suffix,
-        database=f"winepipe_test_{suffix}",
-        bucket=f"winepipe-test-{suffix}",
-        remote_root=f"test-{suffix}",
-        sftp_dir=STACK / "sftp" / f"test-{suffix}",
-        redis_prefix=f"winepipe-test-{suffix}:",
+        database=names.database,
+        bucket=names.bucket,
+        remote_root=names.remote_root,
+        sftp_dir=names.sftp_dir,
+        redis_prefix=names.redis_prefix,
         config_path=tmp_path_factory.mktemp("config") / "luigi-test.cfg",
         work_dir=tmp_path_factory.mktemp("work"),
     )
-    space.config_path.write_text(f"""\
-[mysql]
-database = {space.database}
-
-[wine]
-bucket = {space.bucket}
-remote_root = {space.remote_root}
-work_dir = {space.work_dir}
-
-[redis]
-key_prefix = {space.redis_prefix}
-
+    names.write_override(space.config_path, space.work_dir, extra="""
 [transform]
 shuffle_partitions = 4
 
