@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -222,24 +221,23 @@ class Bench:
         sp.reset_bucket("floor")
 
     def _group_seed_style(self, n: int, only: set[str]) -> None:
-        sp = self.space
-        sp.reset_database()
-        sp.reset_redis()
-        dest = sp.work_dir / "seed-download"
-        shutil.rmtree(dest, ignore_errors=True)
-        self.measure("seed_style", [PY, "-m", "bench.baselines.seed_style", "--date", self.date,
-                                    "--work", str(dest)], n, table="wine_reviews_seed")
-        shutil.rmtree(dest, ignore_errors=True)
-        sp.reset_redis()
+        self._baseline("seed_style", "bench.baselines.seed_style", "wine_reviews_seed", n, uses_redis=True)
 
     def _group_pandas(self, n: int, only: set[str]) -> None:
+        self._baseline("pandas", "bench.baselines.pandas_baseline", "wine_reviews_pandas", n, uses_redis=False)
+
+    def _baseline(self, name: str, module: str, table: str, n: int, uses_redis: bool) -> None:
+        """One whole-job baseline from an empty database, with a download folder of its own."""
         sp = self.space
         sp.reset_database()
-        dest = sp.work_dir / "pandas-download"
+        if uses_redis:
+            sp.reset_redis()
+        dest = sp.work_dir / f"{name.split('_')[0]}-download"
         shutil.rmtree(dest, ignore_errors=True)
-        self.measure("pandas", [PY, "-m", "bench.baselines.pandas_baseline", "--date", self.date,
-                                "--work", str(dest)], n, table="wine_reviews_pandas")
+        self.measure(name, [PY, "-m", module, "--date", self.date, "--work", str(dest)], n, table=table)
         shutil.rmtree(dest, ignore_errors=True)
+        if uses_redis:
+            sp.reset_redis()
 
     def cleanup(self) -> None:
         self.space.drop_database()

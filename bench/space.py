@@ -44,11 +44,7 @@ class BenchSpace:
         work.mkdir(parents=True, exist_ok=True)
         space = cls(
             namespace=namespace,
-            database=names.database,
-            bucket=names.bucket,
-            remote_root=names.remote_root,
-            sftp_dir=names.sftp_dir,
-            redis_prefix=names.redis_prefix,
+            **names.places(),
             work_dir=work,
             config_path=work / "luigi-bench.cfg",
         )

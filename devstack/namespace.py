@@ -30,6 +30,11 @@ class NamespaceNames:
         return cls(name=name, database="winepipe_" + name.replace("-", "_"), bucket="winepipe-" + name.replace("_", "-"),
                    remote_root=name, sftp_dir=STACK / "sftp" / name, redis_prefix=f"winepipe-{name}:")
 
+    def places(self) -> dict[str, object]:
+        """database, bucket, remote_root, sftp_dir and redis_prefix, as keyword arguments."""
+        return {"database": self.database, "bucket": self.bucket, "remote_root": self.remote_root,
+                "sftp_dir": self.sftp_dir, "redis_prefix": self.redis_prefix}
+
     def write_override(self, config_path: Path, work_dir: Path, extra: str = "") -> None:
         """The luigi override file that points the pipeline at this namespace (read after luigi.cfg)."""
         config_path.write_text(f"""\

@@ -69,11 +69,7 @@ def ns(stack, tmp_path_factory) -> Namespace:
     names = NamespaceNames.of(f"test-{suffix}")
     space = Namespace(
         suffix=suffix,
-        database=names.database,
-        bucket=names.bucket,
-        remote_root=names.remote_root,
-        sftp_dir=names.sftp_dir,
-        redis_prefix=names.redis_prefix,
+        **names.places(),
         config_path=tmp_path_factory.mktemp("config") / "luigi-test.cfg",
         work_dir=tmp_path_factory.mktemp("work"),
     )

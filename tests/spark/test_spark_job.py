@@ -212,13 +212,18 @@ def test_same_files_content_whatever_the_shuffle_partitions(spark, tmp_path, wri
             assert keys == sorted(keys)
 
 
+def single_source_argv(name: str, fmt: str, path: str, out: dict[str, str]) -> list[str]:
+    """The job's command line for one source."""
+    return ["--batch-date", BATCH, "--sources",
+            json.dumps([{"name": name, "format": fmt, "precedence": 1, "path": path}]),
+            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"]]
+
+
 def test_main_exits_non_zero_naming_the_missing_column(spark, tmp_path, write_file, caplog):
     header = ",country,description,designation,points,price,province,region_1,region_2,winery"
     path = write_file("novariety.csv", header + "\n0,US,d,,90,10.0,Oregon,,,Ponzi\n")
     out = outputs(tmp_path)
-    argv = ["--batch-date", BATCH, "--sources",
-            json.dumps([{"name": "broken", "format": "csv", "precedence": 1, "path": path}]),
-            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"]]
+    argv = single_source_argv("broken", "csv", path, out)
     with caplog.at_level(logging.ERROR):
         assert main(argv) == 2
     assert any("broken lacks required column(s): variety" in r.getMessage() for r in caplog.records)
@@ -256,9 +261,7 @@ def test_main_exits_non_zero_for_a_json_source_missing_a_column(spark, tmp_path,
     # The job checks a JSON source's keys after its first pass over the data, but still before writing anything.
     path = write_file("nowinery.json", '[{"points": "87", "description": "a", "variety": "V"}, 42]')
     out = outputs(tmp_path)
-    argv = ["--batch-date", BATCH, "--sources",
-            json.dumps([{"name": "broken_json", "format": "json", "precedence": 1, "path": path}]),
-            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"]]
+    argv = single_source_argv("broken_json", "json", path, out)
     with caplog.at_level(logging.ERROR):
         assert main(argv) == 2
     assert any("broken_json lacks required column(s): " in r.getMessage() and "winery" in r.getMessage()
