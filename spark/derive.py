@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 FIRST_VINTAGE = 1900
@@ -26,6 +26,12 @@ def with_vintage(kept: DataFrame, batch_date: dt.date) -> DataFrame:
 
 
 def with_num_wines_of_variety(kept: DataFrame) -> DataFrame:
-    """Kept records with ``num_wines_of_variety``: how many kept records of the batch share their ``variety``."""
-    return kept.withColumn("num_wines_of_variety",
-                           F.count(F.lit(1)).over(Window.partitionBy("variety")).cast("int"))
+    """Kept records with ``num_wines_of_variety``: how many kept records of the batch share their ``variety``.
+
+    The counts (one row per variety, a few hundred) are joined back by broadcast rather than with a window over
+    ``variety``: the kept records are not shuffled again, so they keep their partitioning and order.
+    """
+    per_variety = (kept.groupBy("variety").agg(F.count(F.lit(1)).cast("int").alias("num_wines_of_variety"))
+                   .withColumnRenamed("variety", "_variety"))
+    joined = kept.join(F.broadcast(per_variety), kept["variety"].eqNullSafe(per_variety["_variety"]))
+    return joined.select(*kept.columns, "num_wines_of_variety")

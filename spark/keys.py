@@ -19,6 +19,15 @@ def review_id(winery: Column, variety: Column, description: Column) -> Column:
     return F.sha1(F.encode(natural_key, "UTF-8"))
 
 
+def review_id_of(records: DataFrame) -> Column:
+    """The ``review_id`` of each record of ``records`` from its ``winery``, ``variety`` and ``description``.
+
+    Trimmed or as read gives the same id: the normalisation trims white space itself (and turns a part that is
+    only white space into an absent one, as trimming does).
+    """
+    return review_id(records["winery"], records["variety"], records["description"])
+
+
 def with_review_id(valid: DataFrame) -> DataFrame:
     """Valid records with column ``review_id``."""
-    return valid.withColumn("review_id", review_id(F.col("winery"), F.col("variety"), F.col("description")))
+    return valid.withColumn("review_id", review_id_of(valid))

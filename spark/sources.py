@@ -127,21 +127,23 @@ def read_csv_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
         raise ValueError(f"source {source.name}: {source.path} must be one file (read as {partitions} partitions)")
     numbered = parsed.select(
         "*", ((F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_IN_PARTITION))) + 1).alias("source_row"))
-    decoded = {name: _utf8(F.col(name)) for name in physical}
-    fields = {name: (decoded[physical[positions[name]]] if name in positions else F.lit(None).cast("string"))
+    # Three projections, each computing its expensive columns once: Spark does not merge a projection into the
+    # next when that would repeat a costly expression, whereas one projection repeating ``malformed`` in every
+    # field would evaluate the UTF-8 checks once per field (subexpression elimination skips CASE WHEN values).
+    decoded = numbered.select("source_row", *[_utf8(F.col(name)).alias(name) for name in [*physical, _CORRUPT]])
+    flagged = decoded.withColumn("_malformed", F.col(_CORRUPT).isNotNull() | ~reduce(
+        operator.and_, [_is_valid_utf8(F.col(name)) for name in [*physical, _CORRUPT]]))
+    fields = {name: (F.col(physical[positions[name]]) if name in positions else F.lit(None).cast("string"))
               for name in FIELDS}
-    corrupt = _utf8(F.col(_CORRUPT))
-    valid_utf8 = [_is_valid_utf8(col) for col in [*decoded.values(), corrupt]]
-    malformed = F.col(_CORRUPT).isNotNull() | ~reduce(operator.and_, valid_utf8)
-    return numbered.select(
+    malformed = F.col("_malformed")
+    return flagged.select(
         F.lit(source.name).alias("source_name"),
         F.col("source_row"),
         *[F.when(~malformed, col).alias(name) for name, col in fields.items()],
-        F.when(malformed, F.call_function("make_valid_utf8", F.coalesce(corrupt, _fields_as_json(fields))))
+        F.when(malformed, F.call_function("make_valid_utf8", F.coalesce(F.col(_CORRUPT), _fields_as_json(fields))))
         .alias("unparsed_text"),
         malformed.alias("malformed"),
     )
-
 
 class Deferred:
     """What readers leave for the caller when reading for a whole job (``read_source(..., deferred=...)``).

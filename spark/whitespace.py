@@ -20,15 +20,24 @@ WHITESPACE_CLASS: str = "[" + "".join(f"\\x{{{ord(ch):04X}}}" for ch in WHITESPA
 _EDGES = f"\\A{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+\\z"
 
 
+_WHITESPACE_LIST = list(WHITESPACE_CHARS)
+
+
+def _no_empty(text: Column) -> Column:
+    # nullif evaluates its argument once; when(text != "", text) would evaluate ``text`` twice.
+    return F.nullif(text, F.lit(""))
+
+
 def trim_whitespace(text: Column) -> Column:
     """``text`` without leading and trailing white space; NULL when nothing else is left.
 
     Spark's ``trim(BOTH chars FROM ...)`` works on UTF-8 characters without a regex: the same result as
     ``regexp_replace(text, _EDGES, "")`` at a fraction of its cost (a regex scans the whole string and converts
-    it to and from a Java string).
+    it to and from a Java string). It still walks the whole string, so it runs only for the few values that start
+    or end with white space.
     """
-    stripped = F.trim(text, F.lit(WHITESPACE_CHARS))
-    return F.when(stripped != "", stripped)
+    at_edges = F.substring(text, 1, 1).isin(_WHITESPACE_LIST) | F.right(text, F.lit(1)).isin(_WHITESPACE_LIST)
+    return _no_empty(F.when(at_edges, F.trim(text, F.lit(WHITESPACE_CHARS))).otherwise(text))
 
 
 def collapse_whitespace(text: Column) -> Column:
@@ -40,5 +49,4 @@ def collapse_whitespace(text: Column) -> Column:
     """
     spaced = F.translate(text, WHITESPACE_CHARS, " " * len(WHITESPACE_CHARS))
     single = F.when(spaced.contains("  "), F.regexp_replace(spaced, "  +", " ")).otherwise(spaced)
-    stripped = F.trim(single)
-    return F.when(stripped != "", stripped)
+    return _no_empty(F.trim(single))
