@@ -3,22 +3,25 @@
 How a load goes (LoadWine.run):
 
 1. apply pending schema migrations (tasks/mysql.py);
-2. (re)create the batch's staging table ``stage_wine_reviews_<yyyymmdd>``: same column types as
-   ``wine_reviews``, no keys, so the bulk load only appends;
-3. stream the curated Parquet parts from S3 into ``LOAD DATA LOCAL INFILE`` through a FIFO: a writer
-   thread turns each part into LOAD DATA text and writes it into the FIFO while PyMySQL reads the FIFO as
-   the "local file" (it opens the named file and sends it in 16 KB packets), so the batch is never copied
-   whole to local disk and memory holds at most one Parquet part plus one Arrow record batch;
-4. in one transaction: check the staged count against the curated count, upsert into ``wine_reviews``,
-   write the marker row; commit;
-5. drop the staging table.
+2. stream the curated Parquet parts from S3 in chunks of ``[load] batch_rows`` rows. A stager thread, on its
+   own connection (autocommit, ``local_infile``), turns each chunk into LOAD DATA text and bulk-loads it into
+   a staging table of its own (``stage_wine_reviews_<yyyymmdd>_<n>``: the column types of ``wine_reviews``,
+   no keys, so the load only appends) through a FIFO: a writer thread writes the text into the FIFO while
+   PyMySQL reads the FIFO as the "local file", so the batch is never copied to local disk and memory holds one
+   Parquet part and one chunk;
+3. meanwhile, on the main connection, one transaction (READ COMMITTED, so each statement sees the chunks
+   staged so far) upserts each staged chunk into ``wine_reviews`` as soon as it is in: the server parses the
+   next chunk while it indexes this one, on two cores at once;
+4. still in that transaction: check the staged count against the curated count, write the marker row; commit;
+5. drop the staging tables.
 
 A crash before the commit leaves ``wine_reviews`` and the marker as they were (the server rolls back
-the open transaction when the connection dies); the next attempt drops the leftover staging table and
+the open transaction when the connection dies); the next attempt drops the leftover staging tables and
 starts over, and the upsert makes a re-run converge to the same table.
 
-Test-only hook: with ``WINEPIPE_LOAD_PAUSE_AT`` set to ``staged`` (after the bulk load, before the
-transaction) or ``upserted`` (after the upsert and the marker, before the commit) and
+Test-only hook: with ``WINEPIPE_LOAD_PAUSE_AT`` set to ``staged`` (the first chunk bulk-loaded, the
+transaction open, nothing upserted yet) or ``upserted`` (every chunk upserted and the marker written, before
+the commit) and
 ``WINEPIPE_LOAD_PAUSE_FILE`` set to a path, the load creates that file and sleeps up to
 ``WINEPIPE_LOAD_PAUSE_SECONDS`` (default 60), so a test can kill the process at a known point.
 """
@@ -28,6 +31,7 @@ import contextlib
 import datetime
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -76,10 +80,11 @@ class load(luigi.Config):  # noqa: N801 - the section name
     """``[load]``: tuning of the MySQL load."""
 
     batch_rows = luigi.IntParameter(
-        default=65536, description="rows per Arrow record batch turned into LOAD DATA text at a time")
+        default=32768, description="rows per chunk: each chunk is turned into LOAD DATA text, bulk-loaded into "
+                                   "a staging table of its own and upserted while the next one is loaded")
     stage_engine = luigi.ChoiceParameter(
         choices=["InnoDB", "Aria", "MyISAM"], default="InnoDB",
-        description="storage engine of the staging table. It is dropped after each load, so a "
+        description="storage engine of the staging tables. They are dropped after each load, so a "
                     "non-transactional engine (Aria, MyISAM) would be safe too; measured at 280k rows, Aria "
                     "was no faster and varied more (its 128 MB page cache is smaller than a batch)")
 
@@ -182,9 +187,23 @@ def load_data_fifo(chunks: Iterable[memoryview], work_dir: str | None = None) ->
 
 
 # -- SQL ------------------------------------------------------------------------------------------
-def stage_table(date: datetime.date) -> str:
-    """The staging table of batch ``date``."""
-    return f"{STAGE_PREFIX}{date:%Y%m%d}"
+def stage_table(date: datetime.date, chunk: int) -> str:
+    """The staging table of chunk ``chunk`` (0, 1, ...) of batch ``date``."""
+    return f"{STAGE_PREFIX}{date:%Y%m%d}_{chunk}"
+
+
+def stage_tables_like(date: datetime.date | None = None) -> str:
+    """A LIKE pattern matching the staging tables of batch ``date`` (of every batch when None)."""
+    return STAGE_PREFIX.replace("_", "\\_") + (f"{date:%Y%m%d}\\_%" if date else "%")
+
+
+def batch_of_stage_table(name: str) -> datetime.date | None:
+    """The batch a staging table belongs to, from its name; None for a name of another form."""
+    date, sep, chunk = name[len(STAGE_PREFIX):].partition("_") if name.startswith(STAGE_PREFIX) else ("", "", "")
+    try:
+        return datetime.datetime.strptime(date, "%Y%m%d").date() if sep and chunk.isdigit() else None
+    except ValueError:
+        return None
 
 
 def _load_data_sql(stage: str, path: str) -> tuple[str, tuple]:
@@ -239,12 +258,11 @@ class LoadWine(BatchTask):
         mysql.migrate()
         counts = read_counts(self.s3_url("counts"))
         expected = sum(int(row["kept"]) for row in counts)
-        stage = stage_table(self.date)
-        conn = mysql.connect(local_infile=True, autocommit=True)
+        conn = mysql.connect(autocommit=True)
         try:
             with conn.cursor() as cur:
                 # One load of a batch at a time, whoever started it (cron, a backfill, a hand-run with another
-                # command line): two would share the staging table. The lock ends with the connection.
+                # command line): two would share the staging tables. The lock ends with the connection.
                 cur.execute("SELECT GET_LOCK(CONCAT('winepipe.load.', DATABASE(), '.', %s), 0)",
                             (f"{self.date:%Y%m%d}",))
                 if cur.fetchone()[0] != 1:
@@ -252,22 +270,22 @@ class LoadWine(BatchTask):
                                        f"it will complete the batch")
             if self.output().exists():
                 log.info("batch %s was loaded by another process meanwhile; nothing to do", self.date)
-                self.metrics = {"staged": 0, "inserted": 0, "updated": 0, "unchanged": 0}
+                self.metrics = {"staged": 0, "chunks": 0, "inserted": 0, "updated": 0, "unchanged": 0}
                 return
             self._drop_stages_of_loaded_batches(conn)
+            # A crashed earlier attempt may have left its staging tables behind.
+            self._drop_stages(conn)
             with conn.cursor() as cur:
-                # A crashed earlier attempt may have left its staging table behind. No keys: LOAD DATA
-                # only appends, and the upsert reads the staging table once, in full.
-                cur.execute(f"DROP TABLE IF EXISTS {stage}")
-                cur.execute(f"CREATE TABLE {stage} ENGINE={load().stage_engine} "
+                # The first chunk's table is the template of the others (CREATE TABLE ... LIKE), so the stager
+                # never reads wine_reviews' definition while this connection's transaction writes to it.
+                cur.execute(f"CREATE TABLE {stage_table(self.date, 0)} ENGINE={load().stage_engine} "
                             f"AS SELECT {', '.join(COLUMNS)} FROM {TABLE} LIMIT 0")
-            self._status("staging the curated rows")
-            streamed = self._stage(conn, stage)
-            _test_pause("staged")
-            self._status("upserting")
-            metrics = self._upsert(conn, stage, expected)
-            with conn.cursor() as cur:
-                cur.execute(f"DROP TABLE IF EXISTS {stage}")
+            self._status("staging and upserting the curated rows")
+            texts = (to_load_data_text(batch)
+                     for batch in curated_batches(self.s3_url("curated"), load().batch_rows))
+            stager = _Stager(self.date, texts, wine().work_dir or None)
+            metrics = self._upsert(conn, stager, expected)
+            self._drop_stages(conn)
         finally:
             conn.close()
         seconds = time.monotonic() - started
@@ -276,9 +294,10 @@ class LoadWine(BatchTask):
         metrics["sources"] = {row["source_name"]: {k: v for k, v in row.items() if k != "source_name"}
                               for row in counts}
         self.metrics = metrics
-        log.info("loaded batch %s into %s: %d staged (%.1f MB of LOAD DATA text), %d inserted, %d updated, "
-                 "%d unchanged in %.1fs (%.0f rows/s)", self.date, TABLE, metrics["staged"], streamed / 1e6,
-                 metrics["inserted"], metrics["updated"], metrics["unchanged"], seconds, metrics["rows_per_s"])
+        log.info("loaded batch %s into %s: %d staged in %d chunk(s) (%.1f MB of LOAD DATA text), %d inserted, "
+                 "%d updated, %d unchanged in %.1fs (%.0f rows/s)", self.date, TABLE, metrics["staged"],
+                 metrics["chunks"], stager.bytes / 1e6, metrics["inserted"], metrics["updated"], metrics["unchanged"],
+                 seconds, metrics["rows_per_s"])
 
     def _status(self, message: str) -> None:
         # Luigi only sets set_status_message while a worker runs the task (it is None otherwise, e.g. when a
@@ -293,52 +312,120 @@ class LoadWine(BatchTask):
         """
         with conn.cursor() as cur:
             cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                        "AND table_name LIKE %s", (STAGE_PREFIX.replace("_", "\\_") + "%",))
+                        "AND table_name LIKE %s", (stage_tables_like(),))
             for (name,) in cur.fetchall():
-                try:
-                    date = datetime.datetime.strptime(name[len(STAGE_PREFIX):], "%Y%m%d").date()
-                except ValueError:
-                    continue
-                if date != self.date and LoadWine(date=date).output().exists():
+                date = batch_of_stage_table(name)
+                if date is not None and date != self.date and LoadWine(date=date).output().exists():
                     log.info("dropping %s, left behind by the committed load of %s", name, date)
                     cur.execute(f"DROP TABLE IF EXISTS {name}")
 
-    def _stage(self, conn: pymysql.connections.Connection, stage: str) -> int:
-        """Bulk-loads the batch into ``stage``; returns the bytes of LOAD DATA text streamed."""
-        texts = (to_load_data_text(batch) for batch in curated_batches(self.s3_url("curated"), load().batch_rows))
-        with load_data_fifo(texts, wine().work_dir or None) as writer, conn.cursor() as cur:
-            cur.execute(*_load_data_sql(stage, writer.path))
-            # SELECT @@warning_count does not reset the warnings, so SHOW WARNINGS still lists them.
-            cur.execute("SELECT @@warning_count")
-            warnings = cur.fetchone()[0]
-            if warnings:
-                cur.execute("SHOW WARNINGS LIMIT 5")
-                shown = "; ".join(f"{level} {code}: {message}" for level, code, message in cur.fetchall())
-                raise LoadWarnings(f"batch {self.date}: LOAD DATA into {stage} gave {warnings} warning(s), "
-                                   f"so some values would not round-trip exactly: {shown}")
-        return writer.bytes
+    def _drop_stages(self, conn: pymysql.connections.Connection) -> None:
+        """Drops this batch's staging tables."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                        "AND table_name LIKE %s", (stage_tables_like(self.date),))
+            names = [name for (name,) in cur.fetchall() if batch_of_stage_table(name) == self.date]
+            if names:
+                cur.execute(f"DROP TABLE IF EXISTS {', '.join(names)}")
 
-    def _upsert(self, conn: pymysql.connections.Connection, stage: str, expected: int) -> dict:
-        """Checks the count, upserts and writes the marker in one transaction; returns the row counts."""
+    def _upsert(self, conn: pymysql.connections.Connection, stager: _Stager, expected: int) -> dict:
+        """Upserts each chunk as the stager hands it over, checks the count and writes the marker, all in one
+        transaction; returns the row counts."""
+        with conn.cursor() as cur:
+            # Each statement sees the chunks the stager committed since the transaction began.
+            cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         conn.begin()
+        stager.start()
         try:
+            staged = existing = affected = 0
             with conn.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {stage}")
-                staged = cur.fetchone()[0]
-                if staged != expected:
-                    raise LoadMismatch(f"batch {self.date}: staged {staged} rows but the curated count (sum of "
-                                       f"kept in counts/) is {expected}; nothing was loaded")
-                cur.execute(f"SELECT COUNT(*) FROM {stage} s JOIN {TABLE} t ON t.review_id = s.review_id")
-                existing = cur.fetchone()[0]
-                # Affected rows (no CLIENT_FOUND_ROWS): 1 per inserted row, 2 per changed row, 0 per unchanged.
-                affected = cur.execute(_upsert_sql(stage))
+                while (table := stager.ready.get()) is not None:
+                    if not staged:
+                        _test_pause("staged")
+                    cur.execute(f"SELECT COUNT(*) FROM {table}")
+                    staged += cur.fetchone()[0]
+                    cur.execute(f"SELECT COUNT(*) FROM {table} s JOIN {TABLE} t ON t.review_id = s.review_id")
+                    existing += cur.fetchone()[0]
+                    # Affected rows (no CLIENT_FOUND_ROWS): 1 per inserted row, 2 per changed row, 0 per unchanged.
+                    affected += cur.execute(_upsert_sql(table))
+            stager.join()
+            stager.raise_error()
+            if staged != expected:
+                raise LoadMismatch(f"batch {self.date}: staged {staged} rows but the curated count (sum of "
+                                   f"kept in counts/) is {expected}; nothing was loaded")
             self.output().touch(conn)
             _test_pause("upserted")
             conn.commit()
         except BaseException:
             with contextlib.suppress(pymysql.err.Error):
                 conn.rollback()
+            stager.stop.set()
+            stager.join()
             raise
         inserted = staged - existing
         updated = (affected - inserted) // 2
-        return {"staged": staged, "inserted": inserted, "updated": updated, "unchanged": existing - updated}
+        return {"staged": staged, "chunks": stager.chunks, "inserted": inserted, "updated": updated,
+                "unchanged": existing - updated}
+
+
+class _Stager(threading.Thread):
+    """Bulk-loads the chunks of a batch, each into a staging table of its own, on a connection of its own.
+
+    Each staged table's name goes to ``ready`` once it is committed, then None when there are no more (or after
+    an error, kept for ``raise_error``). The first chunk's table exists already; the others are created like it.
+    """
+
+    def __init__(self, date: datetime.date, texts: Iterable[memoryview], work_dir: str | None) -> None:
+        super().__init__(name="load-stager", daemon=True)
+        self.date, self.texts, self.work_dir = date, texts, work_dir
+        self.ready: queue.Queue[str | None] = queue.Queue()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.bytes = 0
+        self.chunks = 0
+
+    def run(self) -> None:
+        conn = None
+        try:
+            conn = mysql.connect(local_infile=True, autocommit=True)
+            for text in self._texts():
+                if self.stop.is_set():
+                    return
+                table = stage_table(self.date, self.chunks)
+                with conn.cursor() as cur:
+                    if self.chunks:
+                        cur.execute(f"CREATE TABLE {table} LIKE {stage_table(self.date, 0)}")
+                with load_data_fifo([text], self.work_dir) as writer, conn.cursor() as cur:
+                    cur.execute(*_load_data_sql(table, writer.path))
+                    # SELECT @@warning_count does not reset the warnings, so SHOW WARNINGS still lists them.
+                    cur.execute("SELECT @@warning_count")
+                    warnings = cur.fetchone()[0]
+                    if warnings:
+                        cur.execute("SHOW WARNINGS LIMIT 5")
+                        shown = "; ".join(f"{level} {code}: {message}" for level, code, message in cur.fetchall())
+                        raise LoadWarnings(f"batch {self.date}: LOAD DATA into {table} gave {warnings} "
+                                           f"warning(s), so some values would not round-trip exactly: {shown}")
+                self.bytes += writer.bytes
+                self.chunks += 1
+                self.ready.put(table)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the upserting thread
+            self.error = exc
+        finally:
+            self.ready.put(None)
+            if conn is not None:
+                conn.close()
+
+    def _texts(self) -> Iterator[memoryview]:
+        texts = iter(self.texts)
+        while True:
+            try:
+                yield next(texts)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise RuntimeError(f"streaming the curated rows failed: {exc!r}") from exc
+
+    def raise_error(self) -> None:
+        """Raises the error the stager met, if any (call after ``join``)."""
+        if self.error is not None:
+            raise self.error

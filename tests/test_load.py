@@ -27,7 +27,7 @@ import pytest
 
 from tasks import mysql
 from tasks.config import mysql as mysql_config
-from tasks.load import COLUMNS, TABLE, LoadMismatch, LoadWine, stage_table
+from tasks.load import COLUMNS, TABLE, LoadMismatch, LoadWine, stage_table, stage_tables_like
 from tasks.s3 import s3_client
 from tests.conftest import ROOT
 
@@ -122,8 +122,9 @@ def marker_exists(date: datetime.date) -> bool:
 
 
 def stage_exists(date: datetime.date) -> bool:
-    return bool(query("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
-                      (stage_table(date),)))
+    """Whether any staging table of batch ``date`` exists."""
+    return bool(query("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() "
+                      "AND table_name LIKE %s", (stage_tables_like(date),)))
 
 
 # -- the marker target ----------------------------------------------------------------------------
@@ -252,8 +253,9 @@ def test_second_run_is_a_no_op_and_the_body_twice_converges(ns, batch_date, monk
     first = build(batch_date)
     assert first.scheduling_succeeded
     task = LoadWine(date=batch_date)
-    assert task.metrics["inserted"] == 20 and task.metrics["staged"] == 20
-    assert set(task.metrics) == {"inserted", "updated", "unchanged", "staged", "seconds", "rows_per_s", "sources"}
+    assert task.metrics["inserted"] == 20 and task.metrics["staged"] == 20 and task.metrics["chunks"] == 2  # one per part
+    assert set(task.metrics) == {"inserted", "updated", "unchanged", "staged", "chunks", "seconds", "rows_per_s",
+                                 "sources"}
     assert sum(source["kept"] for source in task.metrics["sources"].values()) == 20
     after_first = snapshot()
     marker_time = query("SELECT inserted FROM table_updates WHERE update_id = %s", (task.task_id,))
@@ -275,7 +277,10 @@ def test_second_run_is_a_no_op_and_the_body_twice_converges(ns, batch_date, monk
     assert marker_exists(batch_date) and not stage_exists(batch_date)
 
 
-def test_two_batches_sharing_reviews_upsert_with_exact_counts(ns, batch_date):
+def test_two_batches_sharing_reviews_upsert_with_exact_counts(ns, batch_date, config):
+    # Chunks of at most 4 rows: the second batch's two parts of 5 rows are staged and upserted as 4 + 1 + 4 + 1,
+    # in one transaction.
+    config("[load]\nbatch_rows = 4\n")
     first_date, second_date = batch_date, batch_date + datetime.timedelta(days=5000)
     first = [review(first_date, n) for n in range(10)]
     write_batch(ns, first_date, first)
@@ -294,6 +299,7 @@ def test_two_batches_sharing_reviews_upsert_with_exact_counts(ns, batch_date):
     assert build(second_date).scheduling_succeeded
     metrics = LoadWine(date=second_date).metrics
     assert (metrics["staged"], metrics["inserted"], metrics["updated"], metrics["unchanged"]) == (10, 3, 2, 5)
+    assert metrics["chunks"] == 4
 
     stored = snapshot()
     for rid in ids:
@@ -402,7 +408,7 @@ def test_a_staging_table_left_after_a_committed_load_is_dropped_by_the_next_load
     write_batch(ns, loaded, [review(loaded, n) for n in range(2)])
     assert build(loaded).scheduling_succeeded
     # As if the process died between the commit and the DROP of the staging table.
-    query(f"CREATE TABLE {stage_table(loaded)} (review_id CHAR(40))")
+    query(f"CREATE TABLE {stage_table(loaded, 2)} (review_id CHAR(40))")
     write_batch(ns, later, [review(later, n) for n in range(2)])
     assert build(later).scheduling_succeeded
     assert not stage_exists(loaded) and not stage_exists(later)
