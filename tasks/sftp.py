@@ -11,8 +11,10 @@ import datetime
 import logging
 import os
 import posixpath
+import atexit
 import socket
 import stat as stat_mod
+import threading
 import time
 from collections.abc import Iterator
 
@@ -202,6 +204,60 @@ def _stat(session: paramiko.SFTPClient, path: str, settings: SftpSettings) -> pa
                         f"account read access") from None
 
 
+class _CheckSessions:
+    """SFTP sessions kept open for existence checks: one per server settings and process.
+
+    Luigi checks every RemoteWineFile before it runs anything, and a backfill checks three files a day for many
+    days; one SSH handshake per check would cost ~0.1 s each. A session is keyed by the process id too, so a
+    worker process forked by Luigi never uses its parent's connection. A session that failed is closed and
+    forgotten; the caller's retry opens a new one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[int, SftpSettings], paramiko.SSHClient] = {}
+        self._sessions: dict[tuple[int, SftpSettings], paramiko.SFTPClient] = {}
+
+    @contextlib.contextmanager
+    def session(self, settings: SftpSettings) -> Iterator[paramiko.SFTPClient]:
+        """A kept-open session for ``settings`` (opened when there is none or it died)."""
+        key = (os.getpid(), settings)
+        with self._lock:
+            client = self._clients.get(key)
+            transport = client.get_transport() if client is not None else None
+            if transport is None or not transport.is_active():
+                self._forget(key)
+                client = _open_session(settings)
+                try:
+                    session = client.open_sftp()
+                    session.get_channel().settimeout(settings.read_timeout)
+                except BaseException:
+                    client.close()
+                    raise
+                self._clients[key], self._sessions[key] = client, session
+            try:
+                yield self._sessions[key]
+            except BaseException:
+                self._forget(key)
+                raise
+
+    def _forget(self, key: tuple[int, SftpSettings]) -> None:
+        self._sessions.pop(key, None)
+        client = self._clients.pop(key, None)
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        """Closes this process's sessions."""
+        with self._lock:
+            for key in [k for k in self._clients if k[0] == os.getpid()]:
+                self._forget(key)
+
+
+_check_sessions = _CheckSessions()
+atexit.register(_check_sessions.close)
+
+
 class SftpTarget(luigi.Target):
     """A regular file on the SFTP server; exists() is an SFTP stat."""
 
@@ -212,7 +268,7 @@ class SftpTarget(luigi.Target):
         settings = SftpSettings.from_config()
 
         def stat_once() -> paramiko.SFTPAttributes | None:
-            with connect(settings) as session:
+            with _check_sessions.session(settings) as session:
                 try:
                     return _stat(session, self.path, settings)
                 except FileNotFoundError:

@@ -510,3 +510,31 @@ def test_a_file_still_changing_is_not_taken_until_it_settles(ns, batch_date, con
     old = time.time() - 601
     os.utime(path, (old, old))
     assert remote.complete()
+
+
+def test_existence_checks_share_one_ssh_connection_per_process_and_reconnect_when_it_died(ns, batch_date,
+                                                                                         monkeypatch):
+    from tasks.extract import RemoteWineFile
+
+    for src in sources():
+        _drop(ns, batch_date, src.file, b"x")
+        old = time.time() - 3600
+        os.utime(ns.sftp_dir / str(batch_date) / src.file, (old, old))
+    sftp._check_sessions.close()
+    opened = []
+    real_open = sftp._open_session
+
+    def counting_open(settings):
+        client = real_open(settings)
+        opened.append(client)
+        return client
+
+    monkeypatch.setattr(sftp, "_open_session", counting_open)
+    remotes = [RemoteWineFile(date=batch_date, source=src.name) for src in sources()]
+    assert [r.complete() for r in remotes] == [True, True, True]
+    assert len(opened) == 1
+    opened[0].close()  # as if the server dropped the idle connection
+    assert remotes[0].complete()
+    assert len(opened) == 2 and opened[1].get_transport().is_active()
+    sftp._check_sessions.close()
+    assert not opened[1].get_transport()
