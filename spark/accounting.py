@@ -13,23 +13,24 @@ class AccountingError(RuntimeError):
     """The counts of a source do not add up: a record was lost or duplicated on the way."""
 
 
-def source_counts(checked: DataFrame, marked: DataFrame, source_names: Sequence[str]) -> DataFrame:
+def source_counts(marked: DataFrame, source_names: Sequence[str]) -> DataFrame:
     """One row per source (``COUNTS_SCHEMA``), also for a source with no records.
 
-    ``records_read`` and ``rejected`` come from ``checked`` (every record read, with ``reason``), ``kept`` and
-    ``duplicates`` from ``marked`` (the valid records with ``is_duplicate``), so the identity is a real check.
-    ``rejected_by_reason`` lists every reason of section 3, with 0 where no record failed it.
+    ``marked``: every record read, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject,
+    see ``spark.dedup.mark_duplicates``). Each count has its own predicate (``records_read`` every row,
+    ``rejected`` a reason, ``kept``/``duplicates`` is_duplicate false/true), so the identity checks that every
+    record got exactly one fate. ``rejected_by_reason`` lists every reason of section 3, with 0 where no record
+    failed it.
     """
-    spark = checked.sparkSession
-    read = checked.groupBy("source_name").agg(
+    spark = marked.sparkSession
+    counted = marked.groupBy("source_name").agg(
         F.count(F.lit(1)).alias("records_read"),
         F.count("reason").alias("rejected"),
-        *[F.count(F.when(F.col("reason") == reason, 1)).alias(f"reason_{reason}") for reason in REASONS])
-    deduped = marked.groupBy("source_name").agg(
+        *[F.count(F.when(F.col("reason") == reason, 1)).alias(f"reason_{reason}") for reason in REASONS],
         F.count(F.when(~F.col("is_duplicate"), 1)).alias("kept"),
         F.count(F.when(F.col("is_duplicate"), 1)).alias("duplicates"))
     names = spark.createDataFrame([(name,) for name in source_names], "source_name string")
-    joined = names.join(read, "source_name", "left").join(deduped, "source_name", "left")
+    joined = names.join(counted, "source_name", "left")
 
     def zero(name: str):
         return F.coalesce(F.col(name), F.lit(0)).cast("long")

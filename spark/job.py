@@ -97,37 +97,32 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
     # is cheaper than a condition that would repeat the rules' expression.
     records = records.withColumn("review_id", review_id_of(records))
     checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
-    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    # The only shuffle after the spreading one: hash partitioning on review_id into the curated files. The
+    # window of mark_duplicates and the final sort reuse it (no further exchange), and its result is the one
+    # cache every output reads: rejects, counts and curated records.
+    marked = mark_duplicates(checked.repartition(CURATED_FILES, "review_id"), {s.name: s.precedence for s in specs})
+    marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # The only shuffle of the valid records: hash partitioning on review_id into the curated files. The
-        # window of mark_duplicates and the final sort reuse it (no further exchange).
-        valid = checked.where(F.col("reason").isNull()).drop("reason", "record_text", "unparsed_text", "malformed")
-        marked = mark_duplicates(valid.repartition(CURATED_FILES, "review_id"),
-                                 {s.name: s.precedence for s in specs})
-        marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            # One pass over all the files fills both caches (JSON sources parse alongside the CSV reads, once);
-            # then the JSON sources' column checks (keys collected by that pass), before anything is written.
-            marked.write.format("noop").mode("overwrite").save()
-            deferred.run_checks()
-            _fixed_layout(rejected_records(checked, batch_date), REJECTS_FILES, "source_name", "source_row") \
-                .write.mode("overwrite").parquet(rejects)
+        # One pass over all the files fills the cache (JSON sources parse alongside the CSV reads, once); then
+        # the JSON sources' column checks (keys collected by that pass), before anything is written.
+        marked.write.format("noop").mode("overwrite").save()
+        deferred.run_checks()
+        _fixed_layout(rejected_records(marked, batch_date), REJECTS_FILES, "source_name", "source_row") \
+            .write.mode("overwrite").parquet(rejects)
 
-            rows = [row.asDict(recursive=True) for row in source_counts(checked, marked, [s.name for s in specs])
-                    .collect()]
-            check_accounting(rows)
-            for row in rows:
-                log.info("source %(source_name)s: read %(records_read)d, rejected %(rejected)d, kept %(kept)d, "
-                         "duplicates %(duplicates)d", row)
-            counts_frame(spark, rows).write.mode("overwrite").json(counts)
+        rows = [row.asDict(recursive=True) for row in source_counts(marked, [s.name for s in specs]).collect()]
+        check_accounting(rows)
+        for row in rows:
+            log.info("source %(source_name)s: read %(records_read)d, rejected %(rejected)d, kept %(kept)d, "
+                     "duplicates %(duplicates)d", row)
+        counts_frame(spark, rows).write.mode("overwrite").json(counts)
 
-            derived = with_num_wines_of_variety(with_vintage(kept_records(marked), batch_date))
-            curated_records(derived, batch_date).sortWithinPartitions("review_id") \
-                .write.mode("overwrite").parquet(curated)
-        finally:
-            marked.unpersist()
+        kept = kept_records(marked).drop("reason", "record_text", "unparsed_text", "malformed")
+        derived = with_num_wines_of_variety(with_vintage(kept, batch_date))
+        curated_records(derived, batch_date).sortWithinPartitions("review_id") \
+            .write.mode("overwrite").parquet(curated)
     finally:
-        checked.unpersist()
+        marked.unpersist()
     return rows
 
 

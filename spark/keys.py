@@ -16,7 +16,8 @@ def review_id(winery: Column, variety: Column, description: Column) -> Column:
     so a normalised part never contains the separator.
     """
     natural_key = F.concat_ws(UNIT_SEPARATOR, *[collapse_whitespace(part) for part in (winery, variety, description)])
-    return F.sha1(F.encode(natural_key, "UTF-8"))
+    # A string cast to binary is its UTF-8 bytes, without the charset lookup of encode().
+    return F.sha1(natural_key.cast("binary"))
 
 
 def review_id_of(records: DataFrame) -> Column:

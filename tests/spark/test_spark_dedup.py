@@ -30,3 +30,17 @@ def test_lowest_source_row_wins_within_one_source(records):
                                 {"source_row": 4, "price": "4.0"}))
     kept = kept_records(mark_duplicates(df, {"src": 1})).collect()
     assert [(r.source_row, r.price) for r in kept] == [(2, "2.0")]
+
+
+def test_rejects_take_no_part_in_de_duplication(records):
+    from pyspark.sql import functions as F
+
+    df = with_review_id(records(
+        {"source_name": "csv130", "source_row": 1, "price": "1.0"},  # rejected below, same natural key
+        {"source_name": "json130", "source_row": 2, "price": "2.0"},
+        {"source_name": "csv150", "source_row": 3, "price": "3.0"},
+    )).withColumn("reason", F.when(F.col("source_row") == 1, F.lit("bad_points")))
+    marked = mark_duplicates(df, PRECEDENCE)
+    flags = {(r.source_name, r.source_row): r.is_duplicate for r in marked.collect()}
+    assert flags == {("csv130", 1): None, ("json130", 2): False, ("csv150", 3): True}
+    assert [r.source_row for r in kept_records(marked).collect()] == [2]
