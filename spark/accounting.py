@@ -1,7 +1,7 @@
 """DATA_CONTRACT.md section 5: per source, records_read = rejected + kept + duplicates."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,14 +13,15 @@ class AccountingError(RuntimeError):
     """The counts of a source do not add up: a record was lost or duplicated on the way."""
 
 
-def source_counts(marked: DataFrame, source_names: Sequence[str]) -> DataFrame:
+def source_counts(marked: DataFrame, source_names: Sequence[str],
+                  records_read: Mapping[str, int] | None = None) -> DataFrame:
     """One row per source (``COUNTS_SCHEMA``), also for a source with no records.
 
-    ``marked``: every record read, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject,
-    see ``spark.dedup.mark_duplicates``). Each count has its own predicate (``records_read`` every row,
-    ``rejected`` a reason, ``kept``/``duplicates`` is_duplicate false/true), so the identity checks that every
-    record got exactly one fate. ``rejected_by_reason`` lists every reason of section 3, with 0 where no record
-    failed it.
+    ``marked``: every record, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject, see
+    ``spark.dedup.mark_duplicates``). ``records_read``: the records each source yielded, counted where they were
+    read (the job observes them before any shuffle), so that the identity checks that every record read got
+    exactly one fate downstream; without it, the rows of ``marked`` are counted. ``rejected_by_reason`` lists
+    every reason of section 3, with 0 where no record failed it.
     """
     spark = marked.sparkSession
     counted = marked.groupBy("source_name").agg(
@@ -29,8 +30,16 @@ def source_counts(marked: DataFrame, source_names: Sequence[str]) -> DataFrame:
         *[F.count(F.when(F.col("reason") == reason, 1)).alias(f"reason_{reason}") for reason in REASONS],
         F.count(F.when(~F.col("is_duplicate"), 1)).alias("kept"),
         F.count(F.when(F.col("is_duplicate"), 1)).alias("duplicates"))
-    names = spark.createDataFrame([(name,) for name in source_names], "source_name string")
+    if records_read is not None:
+        counted = counted.drop("records_read")
+    names = spark.createDataFrame(
+        [(name, records_read.get(name, 0) if records_read is not None else None) for name in source_names],
+        "source_name string, observed_read long")
     joined = names.join(counted, "source_name", "left")
+    if records_read is not None:
+        joined = joined.withColumnRenamed("observed_read", "records_read")
+    else:
+        joined = joined.drop("observed_read")
 
     def zero(name: str):
         return F.coalesce(F.col(name), F.lit(0)).cast("long")

@@ -37,3 +37,17 @@ def test_check_accounting_refuses_counts_that_do_not_add_up():
            "rejected_by_reason": {"bad_points": 1}}
     with pytest.raises(AccountingError, match="source a: records_read 5"):
         check_accounting([row])
+
+
+def test_records_read_where_they_were_read_make_a_lost_record_visible(records):
+    checked = with_reject_reason(trim_fields(records(
+        {"source_name": "a"}, {"source_name": "a", "winery": "Other"}, {"source_name": "a", "points": "x"})))
+    marked = mark_duplicates(with_review_id(checked), {"a": 1})
+    rows = [r.asDict(recursive=True) for r in source_counts(marked, ["a"], {"a": 3}).collect()]
+    assert (rows[0]["records_read"], rows[0]["rejected"], rows[0]["kept"]) == (3, 1, 2)
+    check_accounting(rows)
+    # The reader saw a fourth record that never reached the checks: the identity no longer holds.
+    rows = [r.asDict(recursive=True) for r in source_counts(marked, ["a"], {"a": 4}).collect()]
+    assert rows[0]["records_read"] == 4
+    with pytest.raises(AccountingError, match=r"source a: records_read 4 != rejected 1 \+ kept 2 \+ duplicates 0"):
+        check_accounting(rows)
