@@ -15,6 +15,11 @@ How a load goes (LoadWine.run):
 4. still in that transaction: check the staged count against the curated count, write the marker row; commit;
 5. drop the staging tables.
 
+Loads of different batches may run at once (a backfill with several workers). They share most review_ids, so
+the later one waits on the earlier one's row locks until that commits; every batch upserts its chunks in the
+same key order (the curated part a review_id hashes to, then review_id), so two loads do not deadlock. A load
+that waits longer than ``innodb_lock_wait_timeout`` fails having committed nothing; the next run loads it.
+
 A crash before the commit leaves ``wine_reviews`` and the marker as they were (the server rolls back
 the open transaction when the connection dies); the next attempt drops the leftover staging tables and
 starts over, and the upsert makes a re-run converge to the same table.
@@ -32,6 +37,7 @@ import datetime
 import logging
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -80,7 +86,7 @@ class load(luigi.Config):  # noqa: N801 - the section name
     """``[load]``: tuning of the MySQL load."""
 
     batch_rows = luigi.IntParameter(
-        default=32768, description="rows per chunk: each chunk is turned into LOAD DATA text, bulk-loaded into "
+        default=16384, description="rows per chunk: each chunk is turned into LOAD DATA text, bulk-loaded into "
                                    "a staging table of its own and upserted while the next one is loaded")
     stage_engine = luigi.ChoiceParameter(
         choices=["InnoDB", "Aria", "MyISAM"], default="InnoDB",
@@ -162,13 +168,14 @@ class _FifoWriter(threading.Thread):
 
 
 @contextlib.contextmanager
-def load_data_fifo(chunks: Iterable[memoryview], work_dir: str | None = None) -> Iterator[_FifoWriter]:
+def load_data_fifo(chunks: Iterable[memoryview], work_dir: str | None = None,
+                   prefix: str = "winepipe-load-") -> Iterator[_FifoWriter]:
     """A FIFO fed with ``chunks`` by a writer thread; yields the writer (``.path`` is the FIFO).
 
     On exit the writer is finished and its error, if any, raised: a writer that failed half-way closes the
     FIFO, which the reader sees as a normal end of file, so the caller must not trust the load without this.
     """
-    with tempfile.TemporaryDirectory(prefix="winepipe-load-", dir=work_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=work_dir) as tmp:
         path = os.path.join(tmp, "rows.tsv")
         os.mkfifo(path, 0o600)
         writer = _FifoWriter(path, chunks)
@@ -176,11 +183,17 @@ def load_data_fifo(chunks: Iterable[memoryview], work_dir: str | None = None) ->
         try:
             yield writer
         finally:
-            if writer.is_alive():
-                # The reader never opened the FIFO (the statement failed) or stopped early: open and close
-                # it ourselves so a blocked open() returns and further writes fail with a broken pipe.
-                with contextlib.suppress(OSError):
-                    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            # The reader never opened the FIFO (the statement failed) or stopped early. Open a read end
+            # ourselves until the writer is gone: while it is open the writer's blocked open() returns, and once
+            # it is closed again the writer's next write fails with a broken pipe. In a loop, because the
+            # writer may not have reached its open() yet when the read end is first opened and closed.
+            while writer.is_alive():
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                except OSError:
+                    break
+                writer.join(0.05)
+                os.close(fd)
             writer.join()
         if writer.error is not None:
             raise RuntimeError(f"streaming the curated rows failed: {writer.error!r}") from writer.error
@@ -193,15 +206,22 @@ def stage_table(date: datetime.date, chunk: int) -> str:
 
 
 def stage_tables_like(date: datetime.date | None = None) -> str:
-    """A LIKE pattern matching the staging tables of batch ``date`` (of every batch when None)."""
-    return STAGE_PREFIX.replace("_", "\\_") + (f"{date:%Y%m%d}\\_%" if date else "%")
+    """A LIKE pattern covering the staging tables of batch ``date`` (of every batch when None); it may match
+    more, so filter the names with ``batch_of_stage_table``."""
+    return STAGE_PREFIX.replace("_", "\\_") + (f"{date:%Y%m%d}%" if date else "%")
 
 
 def batch_of_stage_table(name: str) -> datetime.date | None:
-    """The batch a staging table belongs to, from its name; None for a name of another form."""
+    """The batch a staging table belongs to, from its name; None for a name of another form.
+
+    ``stage_wine_reviews_<yyyymmdd>_<n>``, and ``stage_wine_reviews_<yyyymmdd>`` of the loads before chunks,
+    so that a table left by a crash of the older version is still cleaned up.
+    """
     date, sep, chunk = name[len(STAGE_PREFIX):].partition("_") if name.startswith(STAGE_PREFIX) else ("", "", "")
     try:
-        return datetime.datetime.strptime(date, "%Y%m%d").date() if sep and chunk.isdigit() else None
+        if len(date) != 8 or not date.isdigit() or (sep and not chunk.isdigit()):
+            return None
+        return datetime.datetime.strptime(date, "%Y%m%d").date()
     except ValueError:
         return None
 
@@ -273,8 +293,9 @@ class LoadWine(BatchTask):
                 self.metrics = {"staged": 0, "chunks": 0, "inserted": 0, "updated": 0, "unchanged": 0}
                 return
             self._drop_stages_of_loaded_batches(conn)
-            # A crashed earlier attempt may have left its staging tables behind.
+            # A crashed earlier attempt may have left its staging tables and its FIFO's directory behind.
             self._drop_stages(conn)
+            self._remove_fifo_dirs()
             with conn.cursor() as cur:
                 # The first chunk's table is the template of the others (CREATE TABLE ... LIKE), so the stager
                 # never reads wine_reviews' definition while this connection's transaction writes to it.
@@ -283,7 +304,7 @@ class LoadWine(BatchTask):
             self._status("staging and upserting the curated rows")
             texts = (to_load_data_text(batch)
                      for batch in curated_batches(self.s3_url("curated"), load().batch_rows))
-            stager = _Stager(self.date, texts, wine().work_dir or None)
+            stager = _Stager(self.date, texts, wine().work_dir or None, self._fifo_prefix())
             metrics = self._upsert(conn, stager, expected)
             self._drop_stages(conn)
         finally:
@@ -318,6 +339,15 @@ class LoadWine(BatchTask):
                 if date is not None and date != self.date and LoadWine(date=date).output().exists():
                     log.info("dropping %s, left behind by the committed load of %s", name, date)
                     cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _fifo_prefix(self) -> str:
+        return f"winepipe-load-{self.date:%Y%m%d}-"
+
+    def _remove_fifo_dirs(self) -> None:
+        """Removes FIFO directories of this batch left by a killed load (the batch lock is held: none is live)."""
+        for path in Path(wine().work_dir or tempfile.gettempdir()).glob(self._fifo_prefix() + "*"):
+            log.info("removing %s, left behind by a killed load", path)
+            shutil.rmtree(path, ignore_errors=True)
 
     def _drop_stages(self, conn: pymysql.connections.Connection) -> None:
         """Drops this batch's staging tables."""
@@ -375,9 +405,10 @@ class _Stager(threading.Thread):
     an error, kept for ``raise_error``). The first chunk's table exists already; the others are created like it.
     """
 
-    def __init__(self, date: datetime.date, texts: Iterable[memoryview], work_dir: str | None) -> None:
+    def __init__(self, date: datetime.date, texts: Iterable[memoryview], work_dir: str | None,
+                 fifo_prefix: str) -> None:
         super().__init__(name="load-stager", daemon=True)
-        self.date, self.texts, self.work_dir = date, texts, work_dir
+        self.date, self.texts, self.work_dir, self.fifo_prefix = date, texts, work_dir, fifo_prefix
         self.ready: queue.Queue[str | None] = queue.Queue()
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -389,13 +420,11 @@ class _Stager(threading.Thread):
         try:
             conn = mysql.connect(local_infile=True, autocommit=True)
             for text in self._texts():
-                if self.stop.is_set():
-                    return
                 table = stage_table(self.date, self.chunks)
                 with conn.cursor() as cur:
                     if self.chunks:
                         cur.execute(f"CREATE TABLE {table} LIKE {stage_table(self.date, 0)}")
-                with load_data_fifo([text], self.work_dir) as writer, conn.cursor() as cur:
+                with load_data_fifo([text], self.work_dir, self.fifo_prefix) as writer, conn.cursor() as cur:
                     cur.execute(*_load_data_sql(table, writer.path))
                     # SELECT @@warning_count does not reset the warnings, so SHOW WARNINGS still lists them.
                     cur.execute("SELECT @@warning_count")
@@ -417,7 +446,8 @@ class _Stager(threading.Thread):
 
     def _texts(self) -> Iterator[memoryview]:
         texts = iter(self.texts)
-        while True:
+        # Stop is checked before the next chunk is made (it may mean downloading a whole Parquet part).
+        while not self.stop.is_set():
             try:
                 yield next(texts)
             except StopIteration:

@@ -1,7 +1,8 @@
 """The SFTP adapter: verified connections to the vendor's drop, retries, a Luigi target and a remote file reader.
 
-Everything that knows about paramiko lives here. A connection is opened per task run (never shared between
-tasks), so the files of a batch can be extracted in parallel by several Luigi workers.
+Everything that knows about paramiko lives here. A transfer opens a connection of its own per task run (never
+shared between tasks), so the files of a batch can be extracted in parallel by several Luigi workers; the
+existence checks of a process share one kept-open session (``_CheckSessions``).
 """
 from __future__ import annotations
 
@@ -213,19 +214,25 @@ class _CheckSessions:
     forgotten; the caller's retry opens a new one.
     """
 
+    # A session idle for longer is opened anew: a NAT or firewall may have dropped it without either side
+    # noticing, and a check would then wait for the read timeout.
+    MAX_IDLE_SECONDS = 30.0
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[tuple[int, SftpSettings], paramiko.SSHClient] = {}
         self._sessions: dict[tuple[int, SftpSettings], paramiko.SFTPClient] = {}
+        self._used: dict[tuple[int, SftpSettings], float] = {}
 
     @contextlib.contextmanager
     def session(self, settings: SftpSettings) -> Iterator[paramiko.SFTPClient]:
         """A kept-open session for ``settings`` (opened when there is none or it died)."""
         key = (os.getpid(), settings)
         with self._lock:
-            client = self._clients.get(key)
+            client, session = self._clients.get(key), self._sessions.get(key)
             transport = client.get_transport() if client is not None else None
-            if transport is None or not transport.is_active():
+            if (transport is None or not transport.is_active() or session is None or session.get_channel().closed
+                    or time.monotonic() - self._used.get(key, 0.0) > self.MAX_IDLE_SECONDS):
                 self._forget(key)
                 client = _open_session(settings)
                 try:
@@ -240,8 +247,10 @@ class _CheckSessions:
             except BaseException:
                 self._forget(key)
                 raise
+            self._used[key] = time.monotonic()
 
     def _forget(self, key: tuple[int, SftpSettings]) -> None:
+        self._used.pop(key, None)
         self._sessions.pop(key, None)
         client = self._clients.pop(key, None)
         if client is not None:
@@ -256,6 +265,9 @@ class _CheckSessions:
 
 _check_sessions = _CheckSessions()
 atexit.register(_check_sessions.close)
+# Luigi forks its worker processes after the checks. A forked child must not inherit a session whose
+# transport thread (and its locks) did not come along; closed in the parent, the next check reconnects.
+os.register_at_fork(before=_check_sessions.close)
 
 
 class SftpTarget(luigi.Target):

@@ -536,5 +536,12 @@ def test_existence_checks_share_one_ssh_connection_per_process_and_reconnect_whe
     opened[0].close()  # as if the server dropped the idle connection
     assert remotes[0].complete()
     assert len(opened) == 2 and opened[1].get_transport().is_active()
-    sftp._check_sessions.close()
+    # A fork (Luigi's worker processes) closes the sessions first: a child never inherits one.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if not opened[1].get_transport() else 1)
+    assert os.waitpid(pid, 0)[1] == 0
     assert not opened[1].get_transport()
+    assert remotes[1].complete() and len(opened) == 3
+    sftp._check_sessions.close()
+    assert not opened[2].get_transport()

@@ -395,9 +395,12 @@ def test_a_load_killed_with_sigkill_then_rerun_gives_the_clean_table(ns, batch_d
     assert snapshot() == before
     assert not marker_exists(batch_date)
 
+    # A FIFO directory the killed stager was using, as if the kill came in the middle of a chunk.
+    (ns.work_dir / f"winepipe-load-{batch_date:%Y%m%d}-killed").mkdir()
     rerun = subprocess.run(cmd, cwd=ROOT, env=ns.env(PYTHONPATH=pythonpath), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert marker_exists(batch_date) and not stage_exists(batch_date)
+    assert not list(ns.work_dir.glob(f"winepipe-load-{batch_date:%Y%m%d}-*"))
     after = snapshot(with_times=False)
     assert {k: v for k, v in after.items() if k not in before} == as_table_rows(rows)
     assert {k: v[:-2] for k, v in before.items()} == {k: v for k, v in after.items() if k in before}
@@ -407,8 +410,10 @@ def test_a_staging_table_left_after_a_committed_load_is_dropped_by_the_next_load
     loaded, later = batch_date, batch_date + datetime.timedelta(days=7000)
     write_batch(ns, loaded, [review(loaded, n) for n in range(2)])
     assert build(loaded).scheduling_succeeded
-    # As if the process died between the commit and the DROP of the staging table.
+    # As if the process died between the commit and the DROP of the staging tables; the second name is the
+    # form of the loads before chunks.
     query(f"CREATE TABLE {stage_table(loaded, 2)} (review_id CHAR(40))")
+    query(f"CREATE TABLE stage_{TABLE}_{loaded:%Y%m%d} (review_id CHAR(40))")
     write_batch(ns, later, [review(later, n) for n in range(2)])
     assert build(later).scheduling_succeeded
     assert not stage_exists(loaded) and not stage_exists(later)
@@ -449,3 +454,26 @@ def test_a_second_load_of_the_same_batch_at_the_same_time_is_refused(ns, batch_d
         holder.close()
     assert build(batch_date).scheduling_succeeded
     assert marker_exists(batch_date)
+
+
+def test_staging_table_names_map_back_to_their_batch():
+    from tasks.load import batch_of_stage_table
+
+    day = datetime.date(2026, 3, 2)
+    assert batch_of_stage_table(stage_table(day, 0)) == day
+    assert batch_of_stage_table(stage_table(day, 12)) == day
+    assert batch_of_stage_table(f"stage_{TABLE}_20260302") == day  # before chunks
+    for other in (f"stage_{TABLE}_2026032", f"stage_{TABLE}_20260302_x", f"stage_{TABLE}_20261302_1",
+                  f"stage_{TABLE}_20260302_1_2", "wine_reviews", f"{TABLE}_20260302_1"):
+        assert batch_of_stage_table(other) is None, other
+
+
+def test_a_fifo_whose_reader_never_came_does_not_hang_the_load(tmp_path):
+    from tasks.load import load_data_fifo
+
+    # The statement fails before it opens the FIFO; many times, so that the writer thread sometimes has not
+    # reached its open() yet when the clean-up runs.
+    for _ in range(50):
+        with pytest.raises(RuntimeError, match="statement failed"):
+            with load_data_fifo([memoryview(b"x" * 200_000)], str(tmp_path)):
+                raise RuntimeError("statement failed")
