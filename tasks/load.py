@@ -253,6 +253,14 @@ def _upsert_sql(stage: str) -> str:
             f"ON DUPLICATE KEY UPDATE {', '.join(assignments)}")
 
 
+def _stage_tables(cur: pymysql.cursors.Cursor, date: datetime.date | None = None) -> list[tuple[str, datetime.date]]:
+    """The staging tables in the database, of batch ``date`` (of every batch when None), with their batch."""
+    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                "AND table_name LIKE %s", (stage_tables_like(date),))
+    found = [(name, batch_of_stage_table(name)) for (name,) in cur.fetchall()]
+    return [(name, batch) for name, batch in found if batch is not None and (date is None or batch == date)]
+
+
 def _test_pause(point: str) -> None:
     """The test-only pause hook (see the module docstring); does nothing unless the environment asks."""
     if os.environ.get(PAUSE_AT_ENV) != point:
@@ -332,11 +340,8 @@ class LoadWine(BatchTask):
         Staging tables of batches without a marker may belong to a load running right now: they stay.
         """
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                        "AND table_name LIKE %s", (stage_tables_like(),))
-            for (name,) in cur.fetchall():
-                date = batch_of_stage_table(name)
-                if date is not None and date != self.date and LoadWine(date=date).output().exists():
+            for name, date in _stage_tables(cur):
+                if date != self.date and LoadWine(date=date).output().exists():
                     log.info("dropping %s, left behind by the committed load of %s", name, date)
                     cur.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -352,9 +357,7 @@ class LoadWine(BatchTask):
     def _drop_stages(self, conn: pymysql.connections.Connection) -> None:
         """Drops this batch's staging tables."""
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                        "AND table_name LIKE %s", (stage_tables_like(self.date),))
-            names = [name for (name,) in cur.fetchall() if batch_of_stage_table(name) == self.date]
+            names = [name for name, _ in _stage_tables(cur, self.date)]
             if names:
                 cur.execute(f"DROP TABLE IF EXISTS {', '.join(names)}")
 

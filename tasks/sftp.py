@@ -185,11 +185,16 @@ def connect(settings: SftpSettings | None = None) -> Iterator[paramiko.SFTPClien
     settings = settings or SftpSettings.from_config()
     client = settings.retry.call(lambda: _open_session(settings), f"connect to {settings.where}", is_transient)
     try:
-        session = client.open_sftp()
-        session.get_channel().settimeout(settings.read_timeout)
-        yield session
+        yield _open_sftp(client, settings)
     finally:
         client.close()
+
+
+def _open_sftp(client: paramiko.SSHClient, settings: SftpSettings) -> paramiko.SFTPClient:
+    """The SFTP session of a connected client, its reads timing out after ``[sftp] read_timeout`` seconds."""
+    session = client.open_sftp()
+    session.get_channel().settimeout(settings.read_timeout)
+    return session
 
 
 def remote_path(root: str, date: object, file: str) -> str:
@@ -236,8 +241,7 @@ class _CheckSessions:
                 self._forget(key)
                 client = _open_session(settings)
                 try:
-                    session = client.open_sftp()
-                    session.get_channel().settimeout(settings.read_timeout)
+                    session = _open_sftp(client, settings)
                 except BaseException:
                     client.close()
                     raise
