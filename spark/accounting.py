@@ -1,9 +1,9 @@
 """DATA_CONTRACT.md section 5: per source, records_read = rejected + kept + duplicates."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from spark.contract import COUNTS_SCHEMA, REASONS
@@ -13,43 +13,44 @@ class AccountingError(RuntimeError):
     """The counts of a source do not add up: a record was lost or duplicated on the way."""
 
 
-def source_counts(marked: DataFrame, source_names: Sequence[str],
-                  records_read: Mapping[str, int] | None = None) -> DataFrame:
-    """One row per source (``COUNTS_SCHEMA``), also for a source with no records.
+class SourceCounts:
+    """Section 5's counts of a job's sources, from two independent points of the job.
 
-    ``marked``: every record, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject, see
-    ``spark.dedup.mark_duplicates``). ``records_read``: the records each source yielded, counted where they were
-    read (the job observes them before any shuffle), so that the identity checks that every record read got
-    exactly one fate downstream; without it, the rows of ``marked`` are counted. ``rejected_by_reason`` lists
-    every reason of section 3, with 0 where no record failed it.
+    ``observe_read`` counts the records where they come out of the readers (a Spark ``Observation``, filled by
+    the first action that computes them, so it needs no pass of its own); ``rows`` counts what the checks and
+    de-duplication made of them. A record lost or doubled between the two points makes the identity fail.
     """
-    spark = marked.sparkSession
-    counted = marked.groupBy("source_name").agg(
-        F.count(F.lit(1)).alias("records_read"),
-        F.count("reason").alias("rejected"),
-        *[F.count(F.when(F.col("reason") == reason, 1)).alias(f"reason_{reason}") for reason in REASONS],
-        F.count(F.when(~F.col("is_duplicate"), 1)).alias("kept"),
-        F.count(F.when(F.col("is_duplicate"), 1)).alias("duplicates"))
-    if records_read is not None:
-        counted = counted.drop("records_read")
-    names = spark.createDataFrame(
-        [(name, records_read.get(name, 0) if records_read is not None else None) for name in source_names],
-        "source_name string, observed_read long")
-    joined = names.join(counted, "source_name", "left")
-    if records_read is not None:
-        joined = joined.withColumnRenamed("observed_read", "records_read")
-    else:
-        joined = joined.drop("observed_read")
 
-    def zero(name: str):
-        return F.coalesce(F.col(name), F.lit(0)).cast("long")
+    def __init__(self, source_names: Sequence[str]) -> None:
+        self.names = list(source_names)
+        self._read = Observation("records_read")
 
-    return joined.select(
-        "source_name", zero("records_read").alias("records_read"), zero("rejected").alias("rejected"),
-        zero("kept").alias("kept"), zero("duplicates").alias("duplicates"),
-        F.create_map(*[c for reason in REASONS for c in (F.lit(reason), zero(f"reason_{reason}"))])
-        .alias("rejected_by_reason"),
-    ).orderBy("source_name")
+    def observe_read(self, records: DataFrame) -> DataFrame:
+        """``records`` (every record read, with ``source_name``), counted per source as they pass."""
+        return records.observe(self._read, *[
+            F.count(F.when(F.col("source_name") == name, 1)).alias(f"read_{i}") for i, name in enumerate(self.names)])
+
+    def rows(self, marked: DataFrame) -> list[dict]:
+        """One ``COUNTS_SCHEMA`` dict per source, by source name (also for a source with no records).
+
+        ``marked``: every record, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject, see
+        ``spark.dedup.mark_duplicates``); cheap to read again (the job's cache). Valid once an action computed
+        the records observed by ``observe_read``. ``rejected_by_reason`` lists every reason of section 3, with 0
+        where no record failed it.
+        """
+        fates = marked.groupBy("source_name", "reason", "is_duplicate").count().collect()
+        read = self._read.get
+        rows = {name: {"source_name": name, "records_read": int(read[f"read_{i}"]), "rejected": 0, "kept": 0,
+                       "duplicates": 0, "rejected_by_reason": dict.fromkeys(REASONS, 0)}
+                for i, name in enumerate(self.names)}
+        for fate in fates:
+            row = rows[fate["source_name"]]
+            if fate["reason"] is not None:
+                row["rejected"] += fate["count"]
+                row["rejected_by_reason"][fate["reason"]] += fate["count"]
+            else:
+                row["duplicates" if fate["is_duplicate"] else "kept"] += fate["count"]
+        return [rows[name] for name in sorted(rows)]
 
 
 def check_accounting(counts: Sequence[dict]) -> None:

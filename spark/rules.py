@@ -40,8 +40,10 @@ def reject_reason() -> Column:
     """The first rule of section 3 that a trimmed record (``RECORD_COLUMNS``) fails, or NULL when it is valid."""
     col = F.col
     points, price = col("points"), col("price")
-    # Lengths in characters (code points), like MySQL's VARCHAR(n) in utf8mb4.
-    any_too_long = reduce(operator.or_, [F.length(col(name)) > limit for name, limit in MAX_LENGTHS.items()])
+    # Lengths in characters (code points), like MySQL's VARCHAR(n) in utf8mb4. Counting characters walks the
+    # string; a value of at most ``limit`` bytes has at most ``limit`` characters, so only longer ones are counted.
+    any_too_long = reduce(operator.or_, [(F.octet_length(col(name)) > limit) & (F.length(col(name)) > limit)
+                                         for name, limit in MAX_LENGTHS.items()])
     return (
         F.when(col("malformed"), "malformed_record")
         .when(col("description").isNull(), "missing_description")

@@ -20,7 +20,12 @@ WHITESPACE_CLASS: str = "[" + "".join(f"\\x{{{ord(ch):04X}}}" for ch in WHITESPA
 _EDGES = f"\\A{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+\\z"
 
 
-_WHITESPACE_LIST = list(WHITESPACE_CHARS)
+# The first and the last UTF-8 byte of every white-space character. A string whose first byte is not in the first
+# set and whose last byte is not in the second neither starts nor ends with white space; the bytes are read from
+# the string's binary form without decoding it (``substring`` of a string would count characters to find the
+# last one).
+_FIRST_BYTES = sorted({ch.encode("utf-8")[0] for ch in WHITESPACE_CHARS})
+_LAST_BYTES = sorted({ch.encode("utf-8")[-1] for ch in WHITESPACE_CHARS})
 
 
 def _no_empty(text: Column) -> Column:
@@ -28,16 +33,29 @@ def _no_empty(text: Column) -> Column:
     return F.nullif(text, F.lit(""))
 
 
+def _byte_in(byte: Column, values: list[int]) -> Column:
+    return byte.isin([F.lit(bytearray([value])) for value in values])
+
+
+def may_have_edge_whitespace(text: Column) -> Column:
+    """False when ``text`` certainly neither starts nor ends with white space (NULL for NULL).
+
+    True for every string that does, and for a few that do not (their edge byte is shared with a white-space
+    character): a cheap filter in front of the exact trim.
+    """
+    data = text.cast("binary")
+    return _byte_in(F.substring(data, 1, 1), _FIRST_BYTES) | _byte_in(F.substring(data, -1, 1), _LAST_BYTES)
+
+
 def trim_whitespace(text: Column) -> Column:
     """``text`` without leading and trailing white space; NULL when nothing else is left.
 
     Spark's ``trim(BOTH chars FROM ...)`` works on UTF-8 characters without a regex: the same result as
     ``regexp_replace(text, _EDGES, "")`` at a fraction of its cost (a regex scans the whole string and converts
-    it to and from a Java string). It still walks the whole string, so it runs only for the few values that start
-    or end with white space.
+    it to and from a Java string). It still walks the whole string, so it runs only for the few values that
+    ``may_have_edge_whitespace``.
     """
-    at_edges = F.substring(text, 1, 1).isin(_WHITESPACE_LIST) | F.right(text, F.lit(1)).isin(_WHITESPACE_LIST)
-    return _no_empty(F.when(at_edges, F.trim(text, F.lit(WHITESPACE_CHARS))).otherwise(text))
+    return _no_empty(F.when(may_have_edge_whitespace(text), F.trim(text, F.lit(WHITESPACE_CHARS))).otherwise(text))
 
 
 def collapse_whitespace(text: Column) -> Column:

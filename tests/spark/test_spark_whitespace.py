@@ -35,3 +35,19 @@ def test_trim_and_collapse(spark):
     rows = (df.select("i", trim_whitespace(F.col("t")).alias("trimmed"),
                       collapse_whitespace(F.col("t")).alias("collapsed")).orderBy("i").collect())
     assert [(r.trimmed, r.collapsed) for r in rows] == [(t, c) for _, t, c in CASES]
+
+
+def test_every_white_space_character_is_trimmed_at_either_edge_and_kept_inside(spark):
+    values = [f"{ch}a{ch}b{ch}" for ch in WHITESPACE_CHARS]
+    df = spark.createDataFrame(list(enumerate(values)), "i int, t string")
+    rows = df.select("i", trim_whitespace(F.col("t")).alias("trimmed")).orderBy("i").collect()
+    assert [r.trimmed for r in rows] == [f"a{ch}b" for ch in WHITESPACE_CHARS]
+
+
+def test_characters_sharing_an_edge_byte_with_white_space_are_not_trimmed(spark):
+    # "€" starts with E2 like U+2000..U+205F; "à" (C3 A0) ends like U+00A0; "ぁ" (E3 81 81) ends like U+2001;
+    # "𝐀" (F0 9D 90 80) ends like U+3000; "\u200b" (E2 80 8B) is not white space at all.
+    decoys = ["€5 à", "\u200bx\u200b", "ぁ", "𝐀 𝐀", "\u00c2"]
+    df = spark.createDataFrame(list(enumerate(decoys)), "i int, t string")
+    rows = df.select("i", trim_whitespace(F.col("t")).alias("trimmed")).orderBy("i").collect()
+    assert [r.trimmed for r in rows] == decoys
