@@ -137,6 +137,7 @@ class Bench:
             import tasks.load as pipeline_load
             from tasks.load import COLUMNS
             from tasks.s3 import list_keys, s3_client, split_url
+            from tasks.transform import transfer_config
 
             # The pipeline's own LOAD DATA encoder (named to_load_data_text since the FIFO loader).
             encode = getattr(pipeline_load, "to_load_data_text", None) or pipeline_load.to_load_data_lines
@@ -147,7 +148,7 @@ class Bench:
             part = self.space.work_dir / "part.parquet"
             with open(tsv, "wb") as out:
                 for key in sorted(k for k in list_keys(prefix) if k.endswith(".parquet")):
-                    s3_client().download_file(bucket, key, str(part))
+                    s3_client().download_file(bucket, key, str(part), Config=transfer_config())
                     for batch in pq.ParquetFile(part).iter_batches(batch_size=65536, columns=list(COLUMNS)):
                         out.write(encode(batch))
             part.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import luigi
+from boto3.s3.transfer import TransferConfig
 from luigi.contrib.spark import SparkSubmitTask
 
 from tasks.base import BatchTask
@@ -34,6 +35,26 @@ class transform(luigi.Config):  # noqa: N801 - the section name
         description="local: stage raw files to a work dir and upload outputs; s3a: the job reads and writes "
                     "s3a:// directly (a cluster with hadoop-aws)")
     shuffle_partitions = luigi.IntParameter(default=8, description="spark.sql.shuffle.partitions of the job")
+    s3_part_size_mb = luigi.IntParameter(
+        default=8, description="io=local: objects larger than this are staged and uploaded in parts of this size, "
+                               "several at a time (boto3's managed transfer, whose default is 8); 0: one request "
+                               "per object up to 5 GiB")
+
+
+MiB = 1024 * 1024
+# S3's bounds on a part, and on a single PUT.
+_MIN_PART, _MAX_PART = 5 * MiB, 5 * 1024 * MiB
+
+
+def transfer_config() -> TransferConfig:
+    """The managed-transfer settings of the staging download and the output upload, from ``[transform]``."""
+    size_mb = transform().s3_part_size_mb
+    if size_mb == 0:
+        return TransferConfig(multipart_threshold=_MAX_PART, multipart_chunksize=_MAX_PART)
+    part = size_mb * MiB
+    if not _MIN_PART <= part <= _MAX_PART:
+        raise ValueError(f"[transform] s3_part_size_mb = {size_mb}: S3 parts are 5 to 5120 MiB (0: whole objects)")
+    return TransferConfig(multipart_threshold=part, multipart_chunksize=part)
 
 
 class TransformWine(BatchTask, SparkSubmitTask):
@@ -119,11 +140,11 @@ class TransformWine(BatchTask, SparkSubmitTask):
                      row["records_read"], row["rejected"], row["duplicates"], row["kept"])
 
     def _stage_inputs(self) -> None:
-        client = s3_client()
+        client, config = s3_client(), transfer_config()
         (self._work / "raw").mkdir()
         for src in sources():
             bucket, key = split_url(self.s3_url("raw", src.file))
-            client.download_file(bucket, key, str(self._work / "raw" / src.file))
+            client.download_file(bucket, key, str(self._work / "raw" / src.file), Config=config)
         self.set_status_message("raw files staged")
 
     def _clear_outputs(self) -> None:
@@ -138,7 +159,7 @@ class TransformWine(BatchTask, SparkSubmitTask):
                 client.delete_object(Bucket=bucket, Key=key)
 
     def _upload_outputs(self) -> None:
-        client = s3_client()
+        client, config = s3_client(), transfer_config()
         flags = []
         for zone in OUTPUTS:
             base = self._work / "out" / zone
@@ -150,9 +171,9 @@ class TransformWine(BatchTask, SparkSubmitTask):
                 if path.name == "_SUCCESS":
                     flags.append((path, bucket, key))
                 else:
-                    client.upload_file(str(path), bucket, key)
+                    client.upload_file(str(path), bucket, key, Config=config)
         for path, bucket, key in flags:  # in OUTPUTS order: curated's flag is the very last object
-            client.upload_file(str(path), bucket, key)
+            client.upload_file(str(path), bucket, key, Config=config)
 
 
 def _zip_package(package: Path, target: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.transform import ROOT, TransformWine
+from tasks.transform import ROOT, TransformWine, transfer_config
 
 
 def _command(task: TransformWine, work: Path) -> list[str]:
@@ -72,3 +72,50 @@ def test_the_work_dir_is_removed_when_the_job_fails(ns, batch_date):
         task.run()
     assert not task._work.exists()
     assert task._work.parent == ns.work_dir
+
+
+def test_transfer_config_parts_or_whole_objects(config):
+    config("[transform]\ns3_part_size_mb = 16\n")
+    parts = transfer_config()
+    assert (parts.multipart_threshold, parts.multipart_chunksize) == (16 * 2**20, 16 * 2**20)
+    config("[transform]\ns3_part_size_mb = 0\n")
+    whole = transfer_config()
+    assert (whole.multipart_threshold, whole.multipart_chunksize) == (5 * 2**30, 5 * 2**30)
+    config("[transform]\ns3_part_size_mb = 4\n")
+    with pytest.raises(ValueError, match=r"s3_part_size_mb = 4: S3 parts are 5 to 5120 MiB \(0: whole objects\)"):
+        transfer_config()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("part_size_mb", [0, 5])
+def test_raw_files_are_staged_byte_exact_whole_or_in_parts(ns, batch_date, config, part_size_mb):
+    from tasks.config import sources
+    from tasks.s3 import s3_client, split_url
+
+    config(f"[transform]\ns3_part_size_mb = {part_size_mb}\n")
+    client = s3_client()
+    task = TransformWine(date=batch_date)
+    contents = {}
+    for i, src in enumerate(sources()):
+        # 11 MiB and a bit: three 5 MiB parts when staged in parts.
+        contents[src.file] = bytes([i]) * 7 + bytes(range(256)) * (11 * 4096 + i)
+        bucket, key = split_url(task.s3_url("raw", src.file))
+        client.put_object(Bucket=bucket, Key=key, Body=contents[src.file])
+    task._work = ns.work_dir / f"stage-{part_size_mb}"
+    task._work.mkdir()
+    task.set_status_message = lambda message: None  # no scheduler outside a worker
+    gets = []
+
+    def count_get(params, **_):
+        gets.append(params.get("Range"))
+
+    client.meta.events.register("before-parameter-build.s3.GetObject", count_get)
+    try:
+        task._stage_inputs()
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3.GetObject", count_get)
+    for name, content in contents.items():
+        assert (task._work / "raw" / name).read_bytes() == content
+    # Whole objects: one plain GET each; parts: three ranged GETs each.
+    assert len(gets) == (3 if part_size_mb == 0 else 9)
+    assert all(r is None for r in gets) if part_size_mb == 0 else all(r.startswith("bytes=") for r in gets)
