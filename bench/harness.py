@@ -83,7 +83,21 @@ class Bench:
         # Luigi's process lock keys on the command line, not the configuration: without a lock directory of
         # its own, a benchmark in another namespace (the smoke test) running the same date would exit 10.
         return [LUIGI, "--module", task[0], *task[1:], "--date", self.date, "--local-scheduler", "--workers",
-                str(self.args.workers), "--lock-pid-dir", str(self.space.work_dir / "luigi-lock")]
+                str(self.args.workers), "--lock-pid-dir", str(self.lock_dir)]
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.space.work_dir / "luigi-lock"
+
+    def clear_stale_locks(self) -> None:
+        """Forget the pids of earlier runs: the benchmark runs one command at a time in its namespace.
+
+        Luigi's lock counts every pid of the command's pid file whose /proc cmdline is its own command line,
+        its own pid and threads included: once the pid counter wraps (32768 here, and the JVMs use thousands of
+        thread ids), a run whose pid or thread id equals a pid left by an earlier run takes itself for a
+        running duplicate and exits 10.
+        """
+        shutil.rmtree(self.lock_dir, ignore_errors=True)
 
     def measure(self, key: str, cmd: list[str], round_no: int, table: str | None = None,
                 luigi_expect: str | None = None) -> Run | None:
@@ -91,6 +105,7 @@ class Bench:
             return None
         log_path = self.logs / f"{key}-{round_no}.log"
         print(f"[bench] round {round_no}: {key} ...", file=sys.stderr, flush=True)
+        self.clear_stale_locks()
         run = run_measured(cmd, env=self.space.env(), cwd=ROOT, log_path=log_path, time_cap=self.args.time_cap)
         output = log_path.read_text(encoding="utf-8", errors="replace")
         run.extra = read_json_line(output)
@@ -114,6 +129,7 @@ class Bench:
     def untimed(self, cmd: list[str], what: str) -> None:
         log_path = self.logs / f"setup-{what}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.clear_stale_locks()
         with open(log_path, "wb") as logf:
             proc = subprocess.run(cmd, cwd=ROOT, env=self.space.env(), stdout=logf, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
