@@ -51,12 +51,8 @@ class JsonRecord(NamedTuple):
     keys: list[str]
 
 
-def _as_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    raise TypeError(type(value).__name__)
+# The decoder turns numbers into their literal text, so a field value is one of these unless it is nested.
+_SCALARS = frozenset({str, type(None), bool})
 
 
 def _printable(raw: str) -> str:
@@ -65,14 +61,18 @@ def _printable(raw: str) -> str:
 
 
 def _element(row: int, value: object, raw: str) -> JsonRecord:
-    if not isinstance(value, dict) or _LONE_SURROGATE.search(raw):
+    # Called for every record: type checks in C (map, set) rather than a Python call per field.
+    if type(value) is not dict or _LONE_SURROGATE.search(raw):
         return JsonRecord(row, None, _printable(raw), [])
-    try:
-        fields = {key: _as_text(val) for key, val in value.items()}
-    except TypeError:
+    types = set(map(type, value.values()))
+    if not types <= _SCALARS:
         return JsonRecord(row, None, _printable(raw), [])
-    if any(_LONE_SURROGATE.search(key) for key in fields) or any(
-            v is not None and _LONE_SURROGATE.search(v) for v in fields.values()):
+    fields: dict[str, str | None] = value
+    if bool in types:
+        fields = {key: ("true" if val else "false") if type(val) is bool else val for key, val in value.items()}
+    # A lone surrogate without one in the raw text can only come from a \\uD800-style escape.
+    if "\\u" in raw and (any(_LONE_SURROGATE.search(key) for key in fields) or any(
+            v is not None and _LONE_SURROGATE.search(v) for v in fields.values())):
         return JsonRecord(row, None, _printable(raw), [])
     return JsonRecord(row, fields, None, list(fields))
 

@@ -70,3 +70,22 @@ def test_a_generated_json_source_reads_the_same_in_chunks(tmp_path):
     whole = list(split_json_array(data))
     assert len(whole) == 390
     assert list(split_json_stream(io.BytesIO(data), chunk_size=4093)) == whole
+
+
+def test_escapes_scalars_and_nested_values():
+    data = ('[{"winery": "\\ud83d\\ude00 ok", "a": false, "b": true, "c": null},'   # a valid surrogate pair
+            ' {"\\ud800key": "x"},'                                               # lone surrogate in a key
+            ' {"winery": "x\\udfff"},'                                            # lone low surrogate in a value
+            ' {"winery": "C:\\\\ud800 is text"},'                                 # an escaped backslash, then text
+            ' {"winery": "W", "region_1": ["a"]},'                                # a nested array
+            ' {"winery": "W", "price": 1e2, "points": -0}]').encode("utf-8")
+    records = list(split_json_array(data))
+    assert [(r.source_row, r.fields) for r in records] == [
+        (1, {"winery": "\U0001F600 ok", "a": "false", "b": "true", "c": None}),
+        (2, None), (3, None),
+        (4, {"winery": "C:\\ud800 is text"}),
+        (5, None),
+        (6, {"winery": "W", "price": "1e2", "points": "-0"})]
+    assert [r.unparsed_text for r in records][1:3] == ['{"\\ud800key": "x"}', '{"winery": "x\\udfff"}']
+    assert records[4].unparsed_text == '{"winery": "W", "region_1": ["a"]}'
+    assert records[0].keys == ["winery", "a", "b", "c"]
