@@ -48,7 +48,7 @@ class SourceCounts:
             if fate["reason"] is not None:
                 row["rejected"] += fate["count"]
                 row["rejected_by_reason"][fate["reason"]] += fate["count"]
-            else:
+            elif fate["is_duplicate"] is not None:  # a valid record left unmarked is no fate: the identity fails
                 row["duplicates" if fate["is_duplicate"] else "kept"] += fate["count"]
         return [rows[name] for name in sorted(rows)]
 

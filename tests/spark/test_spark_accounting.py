@@ -67,3 +67,15 @@ def test_records_read_where_they_were_read_make_a_lost_record_visible(records):
     assert (rows[0]["records_read"], rows[0]["rejected"], rows[0]["kept"]) == (4, 1, 2)
     with pytest.raises(AccountingError, match=r"source a: records_read 4 != rejected 1 \+ kept 2 \+ duplicates 0"):
         check_accounting(rows)
+
+
+def test_a_valid_record_left_unmarked_is_no_fate(records):
+    tally = SourceCounts(["a"])
+    read = tally.observe_read(records({"source_name": "a"}, {"source_name": "a", "winery": "Other"}))
+    marked = mark_duplicates(with_review_id(with_reject_reason(trim_fields(read))), {"a": 1})
+    # A stand-in for a bug in de-duplication: one valid record without is_duplicate.
+    unmarked = marked.withColumn("is_duplicate", F.when(F.col("winery") != "Other", F.col("is_duplicate")))
+    rows = _observed_counts(tally, unmarked)
+    assert (rows[0]["records_read"], rows[0]["kept"], rows[0]["duplicates"]) == (2, 1, 0)
+    with pytest.raises(AccountingError, match=r"records_read 2 != rejected 0 \+ kept 1 \+ duplicates 0"):
+        check_accounting(rows)
