@@ -46,16 +46,10 @@ from tasks.base import BatchTask
 from tasks.config import source as configured_source
 from tasks.config import wine
 from tasks.retry import RetryPolicy
-from tasks.s3 import s3_options, s3_target, split_url
+from tasks.s3 import S3_MAX_PART, S3_MAX_PARTS, S3_MIN_PART, MiB, s3_options, s3_target, split_url
 
 log = logging.getLogger("winepipe.extract")
 
-MiB = 1024 * 1024
-# S3's limits: parts of at least 5 MiB (but the last), at most 10,000 parts.
-S3_MIN_PART = 5 * MiB
-S3_MAX_PARTS = 10_000
-# S3 allows one CopyObject up to 5 GiB; larger objects need UploadPartCopy.
-S3_MAX_SINGLE_COPY = 5 * 1024 * MiB
 
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
 
@@ -109,7 +103,7 @@ class TransferSettings:
     staging_prefix: str = "_staging"
     retry: RetryPolicy = RetryPolicy()
     progress_interval: float = 1.0
-    copy_part_size: int = S3_MAX_SINGLE_COPY
+    copy_part_size: int = S3_MAX_PART
 
     @classmethod
     def from_config(cls) -> TransferSettings:
@@ -120,7 +114,7 @@ class TransferSettings:
                    read_ahead_parts=max(0, cfg.read_ahead_parts), staging_prefix=cfg.staging_prefix.strip("/"),
                    retry=RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay),
                    progress_interval=cfg.progress_interval,
-                   copy_part_size=min(max(cfg.copy_part_size_mb * MiB, S3_MIN_PART), S3_MAX_SINGLE_COPY))
+                   copy_part_size=min(max(cfg.copy_part_size_mb * MiB, S3_MIN_PART), S3_MAX_PART))
 
     def part_size_for(self, size: int) -> int:
         """The configured part size, raised (to whole MiB) when the file would need more than 10,000 parts."""

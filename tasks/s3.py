@@ -11,6 +11,13 @@ from luigi.contrib.s3 import S3Client, S3FlagTarget, S3Target
 
 log = logging.getLogger("winepipe.s3")
 
+MiB = 1024 * 1024
+# S3's limits: parts of 5 MiB (but the last) to 5 GiB, at most 10,000 of them; one PutObject or CopyObject
+# up to 5 GiB.
+S3_MIN_PART = 5 * MiB
+S3_MAX_PART = 5 * 1024 * MiB
+S3_MAX_PARTS = 10_000
+
 # Keys of [s3] that luigi.contrib.s3 consumes itself rather than passing to boto3.
 _LUIGI_ONLY_KEYS = ("aws_role_arn", "aws_role_session_name")
 

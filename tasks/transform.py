@@ -18,7 +18,7 @@ from luigi.contrib.spark import SparkSubmitTask
 from tasks.base import BatchTask
 from tasks.config import sources, wine
 from tasks.extract import ExtractWineFile
-from tasks.s3 import list_keys, s3_client, s3_flag_target, split_url
+from tasks.s3 import S3_MAX_PART, S3_MIN_PART, MiB, list_keys, s3_client, s3_flag_target, split_url
 
 log = logging.getLogger("winepipe.transform")
 
@@ -41,18 +41,13 @@ class transform(luigi.Config):  # noqa: N801 - the section name
                                "per object up to 5 GiB")
 
 
-MiB = 1024 * 1024
-# S3's bounds on a part, and on a single PUT.
-_MIN_PART, _MAX_PART = 5 * MiB, 5 * 1024 * MiB
-
-
 def transfer_config() -> TransferConfig:
     """The managed-transfer settings of the staging download and the output upload, from ``[transform]``."""
     size_mb = transform().s3_part_size_mb
     if size_mb == 0:
-        return TransferConfig(multipart_threshold=_MAX_PART, multipart_chunksize=_MAX_PART)
+        return TransferConfig(multipart_threshold=S3_MAX_PART, multipart_chunksize=S3_MAX_PART)
     part = size_mb * MiB
-    if not _MIN_PART <= part <= _MAX_PART:
+    if not S3_MIN_PART <= part <= S3_MAX_PART:
         raise ValueError(f"[transform] s3_part_size_mb = {size_mb}: S3 parts are 5 to 5120 MiB (0: whole objects)")
     return TransferConfig(multipart_threshold=part, multipart_chunksize=part)
 
