@@ -18,9 +18,9 @@ from pathlib import Path
 import luigi.configuration
 import pytest
 
+from tests.real_samples import SAMPLES
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("WINEPIPE_SHARED_DIR", ROOT.parent / "shared")).resolve()
-SAMPLES = SHARED / "samples"
 
 
 @dataclass

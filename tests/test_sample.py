@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.real_samples import SAMPLES
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("WINEPIPE_SHARED_DIR", ROOT.parent / "shared")).resolve()
-SAMPLES = SHARED / "samples"
 SAMPLE_PY = ROOT / "tasks" / "sample.py"
 DATE = "2026-11-24"
 
@@ -385,3 +385,15 @@ def test_the_150k_file_shares_most_reviews_with_the_130k_file(medium):
     shared = sum(review_key(r) in keys130 for r in recs150) / len(recs150)
     assert shared > 0.5
     assert any(review_key(r) not in keys130 for r in recs150)
+
+
+def test_the_projects_copy_of_the_real_samples_equals_the_shared_folder():
+    from tests.real_samples import ROOT as PROJECT, SHARED_BESIDE
+
+    if not SHARED_BESIDE.is_dir():
+        pytest.skip(f"no shared folder beside the project ({SHARED_BESIDE}) to compare tests/samples with")
+    copy = PROJECT / "tests" / "samples"
+    names = sorted(p.name for p in SHARED_BESIDE.iterdir())
+    assert sorted(p.name for p in copy.iterdir()) == names
+    for name in names:
+        assert (copy / name).read_bytes() == (SHARED_BESIDE / name).read_bytes(), name

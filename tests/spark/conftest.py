@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = Path(os.environ.get("WINEPIPE_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 
 # A complete, valid record as a reader returns it (RECORD_COLUMNS); tests override what they exercise.
 VALID_RECORD: dict = {

@@ -17,10 +17,9 @@ import pytest
 
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
 from spark.job import main, run
+from tests.real_samples import SAMPLES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = Path(os.environ.get("WINEPIPE_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-SAMPLES = SHARED_DIR / "samples"
 BATCH = "2026-11-24"
 
 
