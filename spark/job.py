@@ -2,7 +2,7 @@
 
     spark-submit --py-files spark.zip spark/job.py --batch-date 2026-11-24 --sources '[{"name": ...,
         "format": "csv"|"json", "precedence": 3, "path": "/abs/file.csv" | "s3a://..."}, ...]'
-        --curated OUT --rejects OUT --counts OUT [--shuffle-partitions N]
+        --curated OUT --rejects OUT --counts OUT [--shuffle-partitions N] [--curated-files N]
 
 Outputs, in this order (curated last: its ``_SUCCESS`` is the caller's completion flag):
 rejects (Parquet, ``contract.REJECTS_SCHEMA``), counts (one JSON-lines file, ``contract.COUNTS_SCHEMA``),
@@ -44,7 +44,7 @@ from spark.sources import Deferred, SourceSchemaError, SourceSpec, read_source  
 
 log = logging.getLogger("winepipe.spark.job")
 
-# Fixed, so that the files' content does not depend on --shuffle-partitions.
+# Fixed numbers of files (whatever --shuffle-partitions), so that the files' content depends on the input alone.
 CURATED_FILES = 4
 REJECTS_FILES = 2
 
@@ -59,7 +59,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rejects", required=True, help="output directory (Parquet)")
     parser.add_argument("--counts", required=True, help="output directory (JSON lines)")
     parser.add_argument("--shuffle-partitions", type=int, default=None)
+    parser.add_argument("--curated-files", type=_positive, default=CURATED_FILES,
+                        help=f"Parquet files of the curated output, and the parallelism of the checks and "
+                             f"de-duplication (default {CURATED_FILES})")
     return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def source_specs(sources: Sequence[SourceSpec | dict]) -> list[SourceSpec]:
@@ -86,8 +96,13 @@ def _fields_of_kept_only(marked: DataFrame) -> DataFrame:
 
 
 def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[SourceSpec | dict], curated: str,
-        rejects: str, counts: str, shuffle_partitions: int | None = None) -> list[dict]:
-    """Curate one batch with an existing session; returns the per-source counts written to ``counts``."""
+        rejects: str, counts: str, shuffle_partitions: int | None = None,
+        curated_files: int = CURATED_FILES) -> list[dict]:
+    """Curate one batch with an existing session; returns the per-source counts written to ``counts``.
+
+    ``curated_files``: the number of curated Parquet files, which is also the number of tasks that check and
+    de-duplicate the records (the job's one shuffle of all records); size it for the data and the cluster.
+    """
     if isinstance(batch_date, str):
         batch_date = dt.date.fromisoformat(batch_date)
     specs = source_specs(sources)
@@ -109,7 +124,7 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
     # the final sort reuse it (no further exchange), and its result is the one cache every output reads: counts,
     # rejects and curated records. (Measured at SCALE=1 and 10 against a round-robin shuffle for the checks
     # followed by this one: 5 % and 6 % less time, the same outputs.)
-    records = records.repartition(CURATED_FILES, "review_id")
+    records = records.repartition(curated_files, "review_id")
     checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
     marked = mark_duplicates(checked, {s.name: s.precedence for s in specs})
     marked = _fields_of_kept_only(marked).persist(StorageLevel.MEMORY_AND_DISK)
@@ -146,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     existing = SparkSession.getActiveSession()
     spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
     try:
-        run(spark, args.batch_date, args.sources, args.curated, args.rejects, args.counts, args.shuffle_partitions)
+        run(spark, args.batch_date, args.sources, args.curated, args.rejects, args.counts, args.shuffle_partitions,
+            args.curated_files)
     except (SourceSchemaError, AccountingError, ValueError) as exc:
         log.error("curation of batch %s failed: %s", args.batch_date, exc)
         return 2

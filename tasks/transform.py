@@ -35,6 +35,9 @@ class transform(luigi.Config):  # noqa: N801 - the section name
         description="local: stage raw files to a work dir and upload outputs; s3a: the job reads and writes "
                     "s3a:// directly (a cluster with hadoop-aws)")
     shuffle_partitions = luigi.IntParameter(default=8, description="spark.sql.shuffle.partitions of the job")
+    curated_files = luigi.IntParameter(
+        default=4, description="Parquet files of the curated output: also how many tasks check and de-duplicate "
+                               "the records (the job's one shuffle of all records), so size it for the data")
     s3_part_size_mb = luigi.IntParameter(
         default=8, description="io=local: objects larger than this are staged and uploaded in parts of this size, "
                                "several at a time (boto3's managed transfer, whose default is 8); 0: one request "
@@ -109,7 +112,7 @@ class TransformWine(BatchTask, SparkSubmitTask):
         spec = [{"name": s.name, "format": s.format, "precedence": s.precedence, "path": raw(s)} for s in sources()]
         return ["--batch-date", f"{self.date:%Y-%m-%d}", "--sources", json.dumps(spec),
                 "--curated", out("curated"), "--rejects", out("rejects"), "--counts", out("counts"),
-                "--shuffle-partitions", str(cfg.shuffle_partitions)]
+                "--shuffle-partitions", str(cfg.shuffle_partitions), "--curated-files", str(cfg.curated_files)]
 
     # -- run ----------------------------------------------------------------------------------
     def run(self) -> None:

@@ -19,7 +19,7 @@ def _command(task: TransformWine, work: Path) -> list[str]:
 def test_local_mode_reads_and_writes_the_staged_work_dir(config):
     config("[spark]\nspark-submit = .venv/bin/spark-submit\nmaster = local[*]\ndriver-memory = 2g\n"
            "conf = spark.ui.enabled=false|spark.sql.session.timeZone=UTC\n"
-           "[transform]\nio = local\nshuffle_partitions = 6\n[wine]\nbucket = bkt\n")
+           "[transform]\nio = local\nshuffle_partitions = 6\ncurated_files = 3\n[wine]\nbucket = bkt\n")
     work = Path("/scratch/w1")
     cmd = _command(TransformWine(date=datetime.date(2026, 11, 24)), work)
     assert cmd[:10] == [str(ROOT / ".venv/bin/spark-submit"), "--master", "local[*]", "--name", "winepipe-transform",
@@ -33,6 +33,7 @@ def test_local_mode_reads_and_writes_the_staged_work_dir(config):
     assert args[args.index("--rejects") + 1] == "/scratch/w1/out/rejects"
     assert args[args.index("--counts") + 1] == "/scratch/w1/out/counts"
     assert args[args.index("--shuffle-partitions") + 1] == "6"
+    assert args[args.index("--curated-files") + 1] == "3"
     sources = json.loads(args[args.index("--sources") + 1])
     assert [(s["name"], s["format"], s["precedence"], s["path"]) for s in sources] == [
         ("reviews_130k_csv", "csv", 3, "/scratch/w1/raw/winemag-data-130k-v2.csv"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
-from spark.job import main, run
+from spark.job import main, parse_args, run
 from tests.real_samples import SAMPLES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -209,6 +209,30 @@ def test_same_files_content_whatever_the_shuffle_partitions(spark, tmp_path, wri
         for rows in first:
             keys = [row[0] for row in rows] if zone == "curated" else [(row[0], row[1]) for row in rows]
             assert keys == sorted(keys)
+
+
+def test_curated_files_sets_the_curated_layout_not_its_rows(spark, tmp_path, write_file):
+    sources = [*sample_sources(), {"name": "messy", "format": "csv", "precedence": 0,
+                                   "path": write_file("messy.csv", MESSY_CSV)}]
+    four = run_job(spark, tmp_path / "four", sources)
+    out = outputs(tmp_path / "three")
+    three = run(spark, BATCH, sources, out["curated"], out["rejects"], out["counts"], curated_files=3)
+    assert three == four
+    default, fewer = part_contents(spark, tmp_path / "four" / "curated"), part_contents(spark, Path(out["curated"]))
+    assert (len(default), len(fewer)) == (4, 3)
+    assert sorted(row for rows in fewer for row in rows) == sorted(row for rows in default for row in rows)
+    assert sum(len(rows) for rows in fewer) == 43
+    for rows in fewer:
+        assert [row[0] for row in rows] == sorted(row[0] for row in rows)
+    assert part_contents(spark, Path(out["rejects"])) == part_contents(spark, tmp_path / "four" / "rejects")
+
+
+def test_curated_files_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--batch-date", BATCH, "--sources", "[]", "--curated", "c", "--rejects", "r", "--counts", "n",
+                    "--curated-files", "0"])
+    assert exit_info.value.code == 2
+    assert "--curated-files: must be at least 1, not 0" in capsys.readouterr().err
 
 
 def single_source_argv(name: str, fmt: str, path: str, out: dict[str, str]) -> list[str]:
