@@ -231,8 +231,9 @@ def render(results: dict) -> str:
                   f"Machine: {m.get('cores')} cores, {m.get('memory_bytes', 0) / 2**30:.1f} GiB memory, "
                   f"CPU {m.get('cpu_model')}; Linux {m.get('kernel')}, Python {m.get('python')}, {m.get('java')}. "
                   f"Load average (1/5/15 min) at start {_load(m.get('loadavg_at_start'))}, at end "
-                  f"{_load(m.get('loadavg_at_end'))}: a shared machine (other engineers ran tests meanwhile), "
-                  f"so the spread (min..max) matters as much as the median.", "",
+                  f"{_load(m.get('loadavg_at_end'))} (the benchmark's own runs keep up to {m.get('cores')} cores busy; "
+                  f"anything else on the machine adds to it), so the spread (min..max) matters as much as the "
+                  f"median.", "",
                   "| contender | what | median s | min s | max s | peak RSS (process tree) | rows | status |",
                   "|---|---|---:|---:|---:|---:|---:|---|"]
         for ckey, c in e["contenders"].items():
