@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
-from spark.job import main, parse_args, run
+from spark.job import ADAPTIVE, main, parse_args, run, turn_off_adaptive_unless_configured
 from tests.real_samples import SAMPLES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -235,6 +235,14 @@ def test_curated_files_must_be_positive(capsys):
     assert "--curated-files: must be at least 1, not 0" in capsys.readouterr().err
 
 
+def test_adaptive_execution_is_off_unless_the_spark_configuration_sets_it(spark, caplog):
+    spark.conf.set(ADAPTIVE, "true")  # a session setting is the job's to change; the SparkConf's is not
+    with caplog.at_level(logging.INFO, logger="winepipe.spark.job"):
+        assert turn_off_adaptive_unless_configured(spark) is False
+    assert spark.conf.get(ADAPTIVE) == "false"
+    assert "adaptive query execution off (the job's default)" in caplog.text
+
+
 def single_source_argv(name: str, fmt: str, path: str, out: dict[str, str]) -> list[str]:
     """The job's command line for one source."""
     return ["--batch-date", BATCH, "--sources",
@@ -267,7 +275,8 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPARK_HOME")}
     env["PYSPARK_PYTHON"] = sys.executable
     cmd = [str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-           "--conf", "spark.sql.shuffle.partitions=2", "--py-files", str(package), str(app),
+           "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.sql.adaptive.enabled=true",
+           "--py-files", str(package), str(app),
            "--batch-date", BATCH, "--sources", json.dumps(sample_sources()),
            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"],
            "--shuffle-partitions", "3"]
@@ -275,6 +284,8 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     assert done.returncode == 0, done.stderr[-5000:]
     # spark-submit's Python runner merges the driver's stderr (where logging writes) into its stdout.
     assert "INFO winepipe.spark.job: curation of batch 2026-11-24 done" in done.stdout + done.stderr
+    assert ("adaptive query execution on (spark.sql.adaptive.enabled set in the Spark configuration)"
+            in done.stdout + done.stderr)
     part = next(Path(out["counts"]).glob("part-*.json"))
     assert [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()] == EXPECTED_SAMPLE_COUNTS
     assert (Path(out["curated"]) / "_SUCCESS").exists()
