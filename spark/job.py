@@ -47,6 +47,8 @@ log = logging.getLogger("winepipe.spark.job")
 # Fixed numbers of files (whatever --shuffle-partitions), so that the files' content depends on the input alone.
 CURATED_FILES = 4
 REJECTS_FILES = 2
+# Off unless the Spark configuration sets it (turn_off_adaptive_unless_configured).
+ADAPTIVE = "spark.sql.adaptive.enabled"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -93,9 +95,6 @@ def _fields_of_kept_only(marked: DataFrame) -> DataFrame:
     kept = ~F.col("is_duplicate")
     others = [name for name in marked.columns if name not in FIELDS and name not in ("unparsed_text", "malformed")]
     return marked.select(*others, *[F.when(kept, F.col(name)).alias(name) for name in FIELDS])
-
-
-ADAPTIVE = "spark.sql.adaptive.enabled"
 
 
 def turn_off_adaptive_unless_configured(spark: SparkSession) -> bool:

@@ -10,7 +10,6 @@ import hashlib
 import importlib.util
 import io
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.real_samples import SAMPLES
+from tests.real_samples import SAMPLES, SHARED_BESIDE
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PY = ROOT / "tasks" / "sample.py"
@@ -388,11 +387,9 @@ def test_the_150k_file_shares_most_reviews_with_the_130k_file(medium):
 
 
 def test_the_projects_copy_of_the_real_samples_equals_the_shared_folder():
-    from tests.real_samples import ROOT as PROJECT, SHARED_BESIDE
-
     if not SHARED_BESIDE.is_dir():
         pytest.skip(f"no shared folder beside the project ({SHARED_BESIDE}) to compare tests/samples with")
-    copy = PROJECT / "tests" / "samples"
+    copy = ROOT / "tests" / "samples"
     names = sorted(p.name for p in SHARED_BESIDE.iterdir())
     assert sorted(p.name for p in copy.iterdir()) == names
     for name in names:
