@@ -7,14 +7,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.contract import CURATED_SCHEMA
-from spark.rules import points_value, price_value
 
 
 def curated_records(derived: DataFrame, batch_date: dt.date) -> DataFrame:
-    """Kept, derived records (valid, so ``points`` and ``price`` parse) as ``CURATED_SCHEMA`` columns."""
+    """Kept, derived records (``points`` and ``price`` typed by ``spark.rules.with_reject_reason``) as
+    ``CURATED_SCHEMA`` columns."""
     typed = {
-        "points": points_value(F.col("points")),
-        "price": price_value(F.col("price")),
         "source_row": F.col("source_row").cast("long"),
         "batch_date": F.lit(batch_date),
     }

@@ -97,6 +97,29 @@ def _fields_of_kept_only(marked: DataFrame) -> DataFrame:
     return marked.select(*others, *[F.when(kept, F.col(name)).alias(name) for name in FIELDS])
 
 
+def marked_records(spark: SparkSession, specs: Sequence[SourceSpec], deferred: Deferred, tally: SourceCounts,
+                   curated_files: int = CURATED_FILES) -> DataFrame:
+    """Every record of the sources, checked (``reason``) and de-duplicated (``is_duplicate``); lazy.
+
+    Hash partitioned on ``review_id`` into ``curated_files`` partitions: the job's one shuffle of all records.
+    ``deferred`` and ``tally`` are filled by the first action that computes it (see ``run``).
+    """
+    records = tally.observe_read(
+        reduce(DataFrame.unionByName, [read_source(spark, spec, deferred) for spec in specs]))
+    # review_id normalises white space itself (trimming included), so it is hashed from the fields as read, where
+    # each file is read (one partition a file). Only a valid record's review_id means anything; hashing the few
+    # rejects too is cheaper than a condition that would repeat the rules' expression.
+    records = records.withColumn("review_id", review_id_of(records))
+    # The job's one shuffle of all the records: hash partitioning on review_id into the curated files. It also
+    # spreads the checks over the cores (a file is read as one partition), the window of mark_duplicates and
+    # the final sort reuse it (no further exchange), and its result is the one cache every output reads: counts,
+    # rejects and curated records. (Measured at SCALE=1 and 10 against a round-robin shuffle for the checks
+    # followed by this one: 5 % and 6 % less time, the same outputs.)
+    records = records.repartition(curated_files, "review_id")
+    checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
+    return _fields_of_kept_only(mark_duplicates(checked, {s.name: s.precedence for s in specs}))
+
+
 def turn_off_adaptive_unless_configured(spark: SparkSession) -> bool:
     """Adaptive query execution off for this job, unless the Spark configuration sets it; whether it is on.
 
@@ -132,21 +155,7 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
 
     deferred = Deferred()
     tally = SourceCounts([spec.name for spec in specs])
-    records = tally.observe_read(
-        reduce(DataFrame.unionByName, [read_source(spark, spec, deferred) for spec in specs]))
-    # review_id normalises white space itself (trimming included), so it is hashed from the fields as read, where
-    # each file is read (one partition a file). Only a valid record's review_id means anything; hashing the few
-    # rejects too is cheaper than a condition that would repeat the rules' expression.
-    records = records.withColumn("review_id", review_id_of(records))
-    # The job's one shuffle of all the records: hash partitioning on review_id into the curated files. It also
-    # spreads the checks over the cores (a file is read as one partition), the window of mark_duplicates and
-    # the final sort reuse it (no further exchange), and its result is the one cache every output reads: counts,
-    # rejects and curated records. (Measured at SCALE=1 and 10 against a round-robin shuffle for the checks
-    # followed by this one: 5 % and 6 % less time, the same outputs.)
-    records = records.repartition(curated_files, "review_id")
-    checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
-    marked = mark_duplicates(checked, {s.name: s.precedence for s in specs})
-    marked = _fields_of_kept_only(marked).persist(StorageLevel.MEMORY_AND_DISK)
+    marked = marked_records(spark, specs, deferred, tally, curated_files).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         # One pass over all the files fills the cache and the records_read counts (JSON sources parse alongside
         # the CSV reads, once); then the JSON sources' column checks (keys collected by that pass) and the

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from spark.rules import points_value, price_value, trim_fields, with_reject_reason
+from spark.rules import trim_fields, with_reject_reason
 
 
 def reasons(df) -> list:
@@ -100,9 +100,17 @@ def test_trim_fields_trims_every_field_and_keeps_inner_text(records):
     assert row.points == "87"
 
 
-def test_points_and_price_values(spark):
-    df = spark.createDataFrame([("87", "15.0"), ("87.0", "235"), ("100", "3300.5"), ("99.00", "12.345")],
-                               "p string, c string")
-    rows = df.select(points_value(F.col("p")).alias("p"), price_value(F.col("c")).alias("c")).collect()
-    assert [(r.p, r.c) for r in rows] == [(87, Decimal("15.00")), (87, Decimal("235.00")),
-                                          (100, Decimal("3300.50")), (99, Decimal("12.35"))]
+def test_points_and_price_come_out_typed(records):
+    # (points, price) as read -> as checked: int and decimal(10,2), rounded half up; NULL where they do not parse.
+    cases = [({"points": "87", "price": "15.0"}, (87, Decimal("15.00"))),
+             ({"points": "87.0", "price": " 235"}, (87, Decimal("235.00"))),
+             ({"points": "100", "price": "3300.5"}, (100, Decimal("3300.50"))),
+             ({"points": "+99.00", "price": "12.345"}, (99, Decimal("12.35"))),
+             ({"points": "99", "price": "1.0049999999999"}, (99, Decimal("1.00"))),
+             ({"points": "99", "price": None}, (99, None)),
+             ({"points": "eighty", "price": "$15"}, (None, None)),
+             ({"points": "79", "price": "0.004"}, (79, Decimal("0.00")))]
+    rows = with_reject_reason(trim_fields(records(*[c for c, _ in cases]))).orderBy("source_row").collect()
+    assert [(r.points, r.price) for r in rows] == [v for _, v in cases]
+    assert with_reject_reason(trim_fields(records({}))).schema["points"].dataType.simpleString() == "int"
+    assert with_reject_reason(trim_fields(records({}))).schema["price"].dataType.simpleString() == "decimal(10,2)"
