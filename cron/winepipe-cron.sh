@@ -5,9 +5,10 @@
 #
 # Runs  python -m tasks.runs run RangeDaily --of LoadWine --start $WINEPIPE_START --days-back $WINEPIPE_DAYS_BACK
 # i.e. every LoadWine of the last N days (never before the go-live date) that is not complete yet, oldest first.
-# The command line is identical on every invocation, on purpose: Luigi's process lock keys on the md5 of the whole
-# command line, so an overlapping invocation exits with already_running (10) instead of running the batch twice;
-# the central scheduler keeps a task to one worker across machines. The run id travels in WINEPIPE_RUN_ID.
+# An overlapping invocation on the same machine exits with already_running (10) instead of running the batch twice:
+# the wrapper holds a flock(1) lock for the whole run, and as a second guard its command line is identical on every
+# invocation (Luigi's process lock keys on the md5 of the whole command line). The central scheduler keeps a task
+# to one worker across machines. The run id travels in WINEPIPE_RUN_ID.
 #
 # Exit codes (luigi.cfg [retcode]; the highest applicable one wins):
 #    0 succeeded (or nothing to do)       20 missing_data: a file has not arrived yet (retried by the next run)
@@ -25,6 +26,7 @@
 #   WINEPIPE_LOG_DIR    log directory, one file per day                [$WINEPIPE_HOME/log]
 #   WINEPIPE_LOG_KEEP   days of log files kept                         [30]
 #   WINEPIPE_RUN_ID     the run id recorded in Redis                   [cron-<UTC time>-<pid>]
+#   WINEPIPE_LOCK_FILE  one run at a time (flock)      [$WINEPIPE_LOG_DIR/.winepipe-cron-<module>-<of>.lock]
 #   LUIGI_CONFIG_PATH   production overrides (conf/production.cfg.example)
 set -uo pipefail
 
@@ -50,6 +52,19 @@ export WINEPIPE_RUN_ID="${WINEPIPE_RUN_ID:-cron-$(date -u +%Y%m%dT%H%M%SZ)-$$}"
 mkdir -p "$LOG_DIR" || exit 2
 LOG="$LOG_DIR/winepipe-$(date -u +%F).log"
 find "$LOG_DIR" -maxdepth 1 -name 'winepipe-*.log' -mtime +"$LOG_KEEP" -delete 2>/dev/null
+
+# One invocation at a time on this machine: flock(1) on a lock file beside the logs, taken before Luigi starts and
+# held by everything this run starts. The kernel releases it however the run ends (kill -9, reboot), so there is
+# no stale lock, and unlike Luigi's pid file it cannot mistake a recycled pid for a running duplicate. Luigi's
+# process lock stays as a second guard (and the only one where flock(1) is missing).
+LOCK_FILE="${WINEPIPE_LOCK_FILE:-$LOG_DIR/.winepipe-cron-$MODULE-$OF.lock}"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>>"$LOCK_FILE" || exit 2
+  if ! flock -n 9; then
+    echo "=== $(date -u +%FT%TZ) run $WINEPIPE_RUN_ID: exit 10 (already running: $LOCK_FILE is held)" >>"$LOG"
+    exit 10
+  fi
+fi
 
 cd "$HOME_DIR" || exit 2
 {

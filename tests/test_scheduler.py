@@ -3,6 +3,7 @@ Chromium, and cron/winepipe-cron.sh's backfill, exit codes and overlap protectio
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import shutil
@@ -212,6 +213,24 @@ def test_two_overlapping_cron_runs_do_the_work_once(ns, probe_root):
     assert codes == [0, 10], codes
     executions = (probe_root / "executions").read_text().splitlines()
     assert sorted(line.split()[0] for line in executions) == [str(d) for d in _days(3)]
+
+
+def test_cron_exits_already_running_while_its_lock_is_held(ns, probe_root):
+    # The wrapper's flock is taken before Luigi starts: nothing is scheduled or run while another process holds it,
+    # whatever Luigi's pid file says.
+    for day in _days(3):
+        (probe_root / "incoming" / str(day)).touch()
+    (probe_root / "log").mkdir()
+    lock_path = probe_root / "log" / ".winepipe-cron-tests.test_scheduler-CronProbe.lock"
+    with open(lock_path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = subprocess.run([str(WRAPPER)], env=_cron_env(ns, probe_root, 16, WINEPIPE_RUN_ID=f"lock-{ns.suffix}"),
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 10, proc.stderr
+    lines = next((probe_root / "log").glob("winepipe-*.log")).read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        f" run lock-{ns.suffix}: exit 10 (already running: {lock_path} is held)"), lines
+    assert (probe_root / "executions").read_text() == ""
 
 
 def test_the_central_scheduler_keeps_a_batch_to_one_worker_across_different_command_lines(ns, probe_root):
