@@ -1,12 +1,17 @@
 """The MySQL adapter: PyMySQL connections from ``[mysql]``, schema migrations and the load marker target."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import luigi
 import pymysql
+from pymysql.connections import MySQLResult
+from pymysql.protocol import LoadLocalPacketWrapper
 
 from tasks.config import mysql as mysql_config
 
@@ -18,20 +23,77 @@ MARKER_TABLE = "table_updates"
 _MIGRATION_LOCK = "winepipe.migrate.{database}"
 
 
+class LocalFileRefused(pymysql.err.OperationalError):
+    """The server asked for a local file this client did not offer (``LocalInfileConnection``)."""
+
+
+class _OfferedFilesOnly(MySQLResult):
+    # PyMySQL sends whatever local file the server's LOAD DATA LOCAL request names.
+    def _read_load_local_packet(self, first_packet) -> None:
+        conn = self.connection
+        requested = os.fsdecode(LoadLocalPacketWrapper(first_packet).filename)
+        if requested in conn.offered_files:
+            super()._read_load_local_packet(first_packet)
+            return
+        refused = LocalFileRefused(2000, f"the server asked for local file {requested!r}, which this client did not "
+                                         f"offer; refused, nothing was sent")
+        conn.write_packet(b"")  # an empty file: the statement ends and the connection stays in step
+        try:
+            conn._read_packet()
+        except pymysql.err.MySQLError as exc:
+            raise refused from exc
+        raise refused
+
+
+class LocalInfileConnection(pymysql.connections.Connection):
+    """A connection with ``LOAD DATA LOCAL INFILE`` on, which sends only the files offered to it.
+
+    With local_infile on, PyMySQL answers a server's request for *any* local file, so a rogue or compromised
+    server could read what this process can (keys, the config). Here the server gets a file only while it is
+    offered (``offering``); a request for another is refused with ``LocalFileRefused``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.offered_files: set[str] = set()
+        super().__init__(*args, local_infile=True, **kwargs)
+
+    @contextlib.contextmanager
+    def offering(self, path: str) -> Iterator[None]:
+        """Lets the server read ``path`` (for one LOAD DATA LOCAL INFILE ``path``) inside the block."""
+        self.offered_files.add(path)
+        try:
+            yield
+        finally:
+            self.offered_files.discard(path)
+
+    def _read_query_result(self, unbuffered: bool = False) -> int:
+        # PyMySQL's own, with the result class that checks the requested file.
+        self._result = None
+        result = _OfferedFilesOnly(self)
+        if unbuffered:
+            result.init_unbuffered_query()
+        else:
+            result.read()
+        self._result = result
+        if result.server_status is not None:
+            self.server_status = result.server_status
+        return result.affected_rows
+
+
 def connect(*, local_infile: bool = False, autocommit: bool = True,
             database: str | None = None) -> pymysql.connections.Connection:
-    """A connection to the configured database; ``local_infile`` only for the loader's own connection."""
+    """A connection to the configured database; ``local_infile`` only for the loader's own connection, which is
+    then a ``LocalInfileConnection`` (it sends only the files offered to it)."""
     cfg = mysql_config()
     ssl = None
     if cfg.ssl_ca:
         ssl = {"ca": cfg.ssl_ca, "check_hostname": cfg.ssl_verify_identity}
         if cfg.ssl_cert:
             ssl.update(cert=cfg.ssl_cert, key=cfg.ssl_key or None)
-    return pymysql.connect(
-        host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.resolved_password(),
-        database=database or cfg.database, charset="utf8mb4", autocommit=autocommit,
-        local_infile=local_infile, ssl=ssl, connect_timeout=cfg.connect_timeout,
-    )
+    options = dict(host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.resolved_password(),
+                   database=database or cfg.database, charset="utf8mb4", autocommit=autocommit, ssl=ssl,
+                   connect_timeout=cfg.connect_timeout)
+    return LocalInfileConnection(**options) if local_infile else pymysql.connect(**options)
 
 
 def _statements(sql: str) -> list[str]:

@@ -12,6 +12,7 @@ import decimal
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,6 +160,34 @@ def test_local_infile_is_only_on_the_loaders_connection():
     finally:
         plain.close()
         loader.close()
+
+
+def test_the_loaders_connection_sends_only_the_file_it_offers(tmp_path):
+    # A server's LOAD DATA LOCAL request may name any file; the loader's connection sends only the one it offers.
+    # Here the statement names another file, which makes the real server ask for that one.
+    offered, other = tmp_path / "offered.tsv", tmp_path / "other.tsv"
+    offered.write_text("1\n2\n")
+    other.write_text("41\n42\n")
+    table = f"probe_local_infile_{os.getpid()}"
+    conn = mysql.connect(local_infile=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {table} (n INT)")
+            with conn.offering(str(offered)):
+                refused = f"the server asked for local file '{other}', which this client did not offer"
+                with pytest.raises(mysql.LocalFileRefused, match=re.escape(refused)):
+                    cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(other),))
+                cur.execute(f"SELECT COUNT(*) FROM {table}")  # the connection is still in step, nothing was loaded
+                assert cur.fetchone() == (0,)
+                cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(offered),))
+            cur.execute(f"SELECT n FROM {table} ORDER BY n")
+            assert cur.fetchall() == ((1,), (2,))
+            with pytest.raises(mysql.LocalFileRefused):  # offered only inside the block
+                cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(offered),))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()
 
 
 def test_password_env_wins_over_the_configured_password(monkeypatch):

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     conn = mysql.connect(local_infile=True, autocommit=False)
     try:
         started = time.perf_counter()
-        with conn.cursor() as cur:
+        with conn.offering(args.tsv), conn.cursor() as cur:
             rows = cur.execute(
                 f"LOAD DATA LOCAL INFILE %s INTO TABLE {args.table} CHARACTER SET utf8mb4 "
                 f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
