@@ -6,9 +6,9 @@
 # Runs  python -m tasks.runs run RangeDaily --of LoadWine --start $WINEPIPE_START --days-back $WINEPIPE_DAYS_BACK
 # i.e. every LoadWine of the last N days (never before the go-live date) that is not complete yet, oldest first.
 # An overlapping invocation on the same machine exits with already_running (10) instead of running the batch twice:
-# the wrapper holds a flock(1) lock for the whole run, and as a second guard its command line is identical on every
-# invocation (Luigi's process lock keys on the md5 of the whole command line). The central scheduler keeps a task
-# to one worker across machines. The run id travels in WINEPIPE_RUN_ID.
+# the runner holds a flock on WINEPIPE_LOCK_FILE for the whole run, and as a second guard the command line is
+# identical on every invocation (Luigi's process lock keys on the md5 of the whole command line). The central
+# scheduler keeps a task to one worker across machines. The run id travels in WINEPIPE_RUN_ID.
 #
 # Exit codes (luigi.cfg [retcode]; the highest applicable one wins):
 #    0 succeeded (or nothing to do)       20 missing_data: a file has not arrived yet (retried by the next run)
@@ -53,24 +53,15 @@ mkdir -p "$LOG_DIR" || exit 2
 LOG="$LOG_DIR/winepipe-$(date -u +%F).log"
 find "$LOG_DIR" -maxdepth 1 -name 'winepipe-*.log' -mtime +"$LOG_KEEP" -delete 2>/dev/null
 
-# One invocation at a time on this machine: flock(1) on a lock file beside the logs, taken before Luigi starts and
-# held by everything this run starts. The kernel releases it however the run ends (kill -9, reboot), so there is
-# no stale lock, and unlike Luigi's pid file it cannot mistake a recycled pid for a running duplicate. Luigi's
-# process lock stays as a second guard (and the only one where flock(1) is missing).
+# One invocation at a time on this machine: the runner takes a flock on this file before it starts Luigi (see
+# exclusive_lock in tasks/runs.py); while another run holds it, it records the run and exits already_running.
 LOCK_FILE="${WINEPIPE_LOCK_FILE:-$LOG_DIR/.winepipe-cron-$MODULE-$OF.lock}"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>>"$LOCK_FILE" || exit 2
-  if ! flock -n 9; then
-    echo "=== $(date -u +%FT%TZ) run $WINEPIPE_RUN_ID: exit 10 (already running: $LOCK_FILE is held)" >>"$LOG"
-    exit 10
-  fi
-fi
 
 cd "$HOME_DIR" || exit 2
 {
   echo "=== $(date -u +%FT%TZ) run $WINEPIPE_RUN_ID: RangeDaily --of $OF --start $START --days-back $DAYS_BACK"
 } >>"$LOG"
-"$PYTHON" -m tasks.runs run --module "$MODULE" RangeDaily --of "$OF" --start "$START" \
+"$PYTHON" -m tasks.runs run --lock-file "$LOCK_FILE" --module "$MODULE" RangeDaily --of "$OF" --start "$START" \
   --days-back "$DAYS_BACK" --task-limit "$TASK_LIMIT" --workers "$WORKERS" >>"$LOG" 2>&1
 rc=$?
 case $rc in

@@ -3,8 +3,10 @@
     python -m tasks.runs list [--limit N] [--json]     the latest runs, newest first
     python -m tasks.runs show RUN_ID [--json]          one run: its tasks, durations, counters and errors
     python -m tasks.runs batch DATE [--json]           the runs that touched a batch; the latest in full
-    python -m tasks.runs run LUIGI_ARGS...             run Luigi as one recorded run (the cron entry point):
-                                                       same arguments and exit codes as ``luigi --module tasks``
+    python -m tasks.runs run [--lock-file PATH] LUIGI_ARGS...
+                                                       run Luigi as one recorded run (the cron entry point):
+                                                       same arguments and exit codes as ``luigi --module tasks``;
+                                                       with --lock-file, one run at a time per lock file
 
 The JSON output (``--json``) is stable; its fields are documented in README.md ("Operating it").
 """
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import json
 import logging
 import sys
+from typing import IO
 
 import redis as redis_lib
 
@@ -152,7 +156,12 @@ def cmd_batch(store, args) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 # Running: Luigi's own command line and exit codes, as one recorded run
 # ---------------------------------------------------------------------------------------------------------------
-def cmd_run(luigi_args: list[str]) -> int:
+def cmd_run(luigi_args: list[str], lock_file: str | None = None) -> int:
+    """Runs Luigi with ``luigi_args`` as one recorded run; its exit code.
+
+    ``lock_file``: one run at a time per file. While another run holds it, this one is recorded and ends at once
+    with ``[retcode] already_running`` (see ``exclusive_lock``).
+    """
     import luigi.cmdline_parser
     import luigi.retcodes
 
@@ -166,21 +175,55 @@ def cmd_run(luigi_args: list[str]) -> int:
     except (Exception, SystemExit):  # noqa: BLE001 - a bad command line: Luigi reports it below
         if runmeta.current_run_id() is None:
             runmeta.start_run(command=command)
+    log = logging.getLogger("winepipe.runmeta")
+    lock = exclusive_lock(lock_file) if lock_file else True
     code = 0
-    try:
-        luigi.retcodes.run_with_retcodes(luigi_args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if lock is None:
+        code = luigi.retcodes.retcode().already_running
+        log.warning("run %s: another run holds %s; nothing was run (already running)", runmeta.current_run_id(),
+                    lock_file)
+    else:
+        try:
+            luigi.retcodes.run_with_retcodes(luigi_args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     status = runmeta.finish_run(code, finalized_by="entrypoint")
-    logging.getLogger("winepipe.runmeta").info("run %s: %s (exit code %d)", runmeta.current_run_id(),
-                                               status or "not recorded", code)
+    log.info("run %s: %s (exit code %d)", runmeta.current_run_id(), status or "not recorded", code)
     return code
+
+
+def exclusive_lock(path: str) -> IO | bool | None:
+    """An exclusive ``flock`` on ``path``: the open file that holds it, None when another process holds it.
+
+    The lock is held while the file is open here and in Luigi's forked worker processes, which inherit it (not
+    by spark-submit: Python starts subprocesses without inherited descriptors). The kernel releases it however
+    the process ends, so a killed run leaves no stale lock, and no recycled pid can pass for a running run (the
+    trap of Luigi's pid-file lock, which stays as a second guard). Where the file system cannot lock (some NFS or
+    FUSE mounts) the error is logged and True returned: the run goes on under Luigi's lock alone.
+    """
+    handle = open(path, "a")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    except OSError as exc:
+        handle.close()
+        logging.getLogger("winepipe.runmeta").warning(
+            "cannot lock %s (%s); relying on Luigi's process lock alone", path, exc)
+        return True
+    return handle
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
-        return cmd_run(argv[1:])
+        rest, lock_file = argv[1:], None
+        if rest[:1] == ["--lock-file"] and len(rest) > 1:
+            rest, lock_file = rest[2:], rest[1]
+        elif rest[:1] and rest[0].startswith("--lock-file="):
+            rest, lock_file = rest[1:], rest[0].partition("=")[2]
+        return cmd_run(rest, lock_file)
     parser = argparse.ArgumentParser(prog="python -m tasks.runs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     p_batch = sub.add_parser("batch", help="the runs of a batch, the latest in full")
     p_batch.add_argument("date", type=datetime.date.fromisoformat)
     p_batch.add_argument("--limit", type=int, default=20)
-    sub.add_parser("run", help="LUIGI_ARGS...: run Luigi as one recorded run (exit codes of [retcode])")
+    sub.add_parser("run", help="[--lock-file PATH] LUIGI_ARGS...: run Luigi as one recorded run (exit codes of "
+                               "[retcode]; one run at a time per lock file)")
     for p in (p_list, p_show, p_batch):
         p.add_argument("--json", action="store_true", help=f"machine-readable output ({JSON_FORMAT})")
     args = parser.parse_args(argv)

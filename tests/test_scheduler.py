@@ -216,8 +216,8 @@ def test_two_overlapping_cron_runs_do_the_work_once(ns, probe_root):
 
 
 def test_cron_exits_already_running_while_its_lock_is_held(ns, probe_root):
-    # The wrapper's flock is taken before Luigi starts: nothing is scheduled or run while another process holds it,
-    # whatever Luigi's pid file says.
+    # The runner's flock is taken before Luigi starts: nothing is scheduled or run while another process holds it,
+    # whatever Luigi's pid file says; the run is still recorded.
     for day in _days(3):
         (probe_root / "incoming" / str(day)).touch()
     (probe_root / "log").mkdir()
@@ -225,12 +225,20 @@ def test_cron_exits_already_running_while_its_lock_is_held(ns, probe_root):
     with open(lock_path, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         proc = subprocess.run([str(WRAPPER)], env=_cron_env(ns, probe_root, 16, WINEPIPE_RUN_ID=f"lock-{ns.suffix}"),
-                              capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 10, proc.stderr
-    lines = next((probe_root / "log").glob("winepipe-*.log")).read_text().splitlines()
-    assert len(lines) == 1 and lines[0].endswith(
-        f" run lock-{ns.suffix}: exit 10 (already running: {lock_path} is held)"), lines
+                              capture_output=True, text=True, timeout=120)
+    log = next((probe_root / "log").glob("winepipe-*.log")).read_text()
+    assert proc.returncode == 10, log[-4000:]
+    assert f"run lock-{ns.suffix}: another run holds {lock_path}; nothing was run (already running)" in log
+    assert f"run lock-{ns.suffix}: exit 10 (already running)" in log
     assert (probe_root / "executions").read_text() == ""
+    runmeta.reset()
+    run = runmeta.connect().run(f"lock-{ns.suffix}")
+    assert (run["status"], run["exit_code"]) == ("incomplete", 10)
+    # Released with its holder: the next run goes ahead.
+    again = subprocess.run([str(WRAPPER)], env=_cron_env(ns, probe_root, 17, WINEPIPE_RUN_ID=f"lock2-{ns.suffix}"),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, next((probe_root / "log").glob("winepipe-*.log")).read_text()[-4000:]
+    assert len((probe_root / "executions").read_text().splitlines()) == 3
 
 
 def test_the_central_scheduler_keeps_a_batch_to_one_worker_across_different_command_lines(ns, probe_root):
