@@ -13,7 +13,9 @@ from spark.whitespace import trim_whitespace
 # "87", "+87", "87.0" are integers; "87.5", "eighty", "8.7e1" are not.
 _INTEGER = r"\A[+-]?[0-9]+(\.0+)?\z"
 _NUMBER = r"\A[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\z"
-_EXACT = "decimal(38,10)"
+# Wide enough a scale that no price above 100000 rounds down to it (100000.00000000004 is not a price); the
+# numbers of 8 or more integer digits it cannot hold are out of range anyway (a NULL fails the rule).
+_EXACT = "decimal(38,30)"
 # The parsed values the checks read (with_reject_reason).
 _POINTS, _PRICE_IS_NUMBER, _PRICE_EXACT, _PRICE = "_points", "_price_is_number", "_price_exact", "_price"
 
@@ -29,8 +31,9 @@ def points_value(points: Column) -> Column:
 
 
 def price_in_range(exact: Column, cents: Column) -> Column:
-    """Whether a price is > 0 and <= 100000, also once rounded to cents (0.004 is not a price); NULL when either
-    value is NULL. ``exact``: the price as decimal(38,10); ``cents``: as decimal(10,2)."""
+    """Whether a price is > 0 and <= 100000, also once rounded to cents (0.004 is not a price); SQL's three-valued
+    logic, so NULL where a NULL value leaves it open. ``exact``: the price as ``_EXACT``; ``cents``: as
+    decimal(10,2)."""
     return (exact > 0) & (exact <= PRICE_MAX) & (cents > 0)
 
 

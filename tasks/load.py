@@ -427,9 +427,9 @@ class _Stager(threading.Thread):
                 with conn.cursor() as cur:
                     if self.chunks:
                         cur.execute(f"CREATE TABLE {table} LIKE {stage_table(self.date, 0)}")
-                with load_data_fifo([text], self.work_dir, self.fifo_prefix) as writer, \
-                        conn.offering(writer.path), conn.cursor() as cur:
-                    cur.execute(*_load_data_sql(table, writer.path))
+                with load_data_fifo([text], self.work_dir, self.fifo_prefix) as writer, conn.cursor() as cur:
+                    with conn.offering(writer.path):
+                        cur.execute(*_load_data_sql(table, writer.path))
                     # SELECT @@warning_count does not reset the warnings, so SHOW WARNINGS still lists them.
                     cur.execute("SELECT @@warning_count")
                     warnings = cur.fetchone()[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 import luigi
 import pymysql
 from pymysql.connections import MySQLResult
+from pymysql.constants import COMMAND
 from pymysql.protocol import LoadLocalPacketWrapper
 
 from tasks.config import mysql as mysql_config
@@ -28,29 +29,37 @@ class LocalFileRefused(pymysql.err.OperationalError):
 
 
 class _OfferedFilesOnly(MySQLResult):
-    # PyMySQL sends whatever local file the server's LOAD DATA LOCAL request names.
+    # PyMySQL itself sends whatever local file the server's LOAD DATA LOCAL request names.
     def _read_load_local_packet(self, first_packet) -> None:
         conn = self.connection
         requested = os.fsdecode(LoadLocalPacketWrapper(first_packet).filename)
-        if requested in conn.offered_files:
+        if conn.take_offer(requested):
             super()._read_load_local_packet(first_packet)
             return
-        refused = LocalFileRefused(2000, f"the server asked for local file {requested!r}, which this client did not "
-                                         f"offer; refused, nothing was sent")
-        conn.write_packet(b"")  # an empty file: the statement ends and the connection stays in step
+        refused = f"the server asked for local file {requested!r}, which this client did not offer; refused, " \
+                  f"nothing was sent"
+        conn.write_packet(b"")  # an empty file: an honest server ends the statement, the connection stays in step
         try:
-            conn._read_packet()
+            answer = conn._read_packet()
         except pymysql.err.MySQLError as exc:
-            raise refused from exc
-        raise refused
+            if conn._sock is None:  # the connection is gone: that is the error to report
+                raise
+            raise LocalFileRefused(2000, refused) from exc
+        if not answer.is_ok_packet():  # not what a server says to an empty file: nothing more can be trusted
+            conn._force_close()
+            raise LocalFileRefused(2000, f"{refused}; the server's answer was out of step, so the connection was "
+                                         f"closed")
+        raise LocalFileRefused(2000, refused)
 
 
 class LocalInfileConnection(pymysql.connections.Connection):
     """A connection with ``LOAD DATA LOCAL INFILE`` on, which sends only the files offered to it.
 
     With local_infile on, PyMySQL answers a server's request for *any* local file, so a rogue or compromised
-    server could read what this process can (keys, the config). Here the server gets a file only while it is
-    offered (``offering``); a request for another is refused with ``LocalFileRefused``.
+    server could read what this process can (keys, the config). Here the server gets a file only when it is
+    offered (``offering``), once per offer; a request for another is refused with ``LocalFileRefused``. Relies on
+    PyMySQL's result reading (``_read_query_result``, ``show_warnings``), checked for the pinned version by
+    tests/test_load.py.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -58,13 +67,21 @@ class LocalInfileConnection(pymysql.connections.Connection):
         super().__init__(*args, local_infile=True, **kwargs)
 
     @contextlib.contextmanager
-    def offering(self, path: str) -> Iterator[None]:
-        """Lets the server read ``path`` (for one LOAD DATA LOCAL INFILE ``path``) inside the block."""
+    def offering(self, path: str | os.PathLike[str]) -> Iterator[None]:
+        """Lets the server read ``path`` once (one LOAD DATA LOCAL INFILE of it) inside the block."""
+        path = os.fspath(path)
         self.offered_files.add(path)
         try:
             yield
         finally:
             self.offered_files.discard(path)
+
+    def take_offer(self, path: str) -> bool:
+        """Whether ``path`` is on offer; the offer is then used up."""
+        if path not in self.offered_files:
+            return False
+        self.offered_files.discard(path)
+        return True
 
     def _read_query_result(self, unbuffered: bool = False) -> int:
         # PyMySQL's own, with the result class that checks the requested file.
@@ -78,6 +95,13 @@ class LocalInfileConnection(pymysql.connections.Connection):
         if result.server_status is not None:
             self.server_status = result.server_status
         return result.affected_rows
+
+    def show_warnings(self) -> tuple:
+        # PyMySQL's own, with the result class that checks the requested file.
+        self._execute_command(COMMAND.COM_QUERY, "SHOW WARNINGS")
+        result = _OfferedFilesOnly(self)
+        result.read()
+        return result.rows
 
 
 def connect(*, local_infile: bool = False, autocommit: bool = True,

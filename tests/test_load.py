@@ -173,17 +173,23 @@ def test_the_loaders_connection_sends_only_the_file_it_offers(tmp_path):
     try:
         with conn.cursor() as cur:
             cur.execute(f"CREATE TABLE {table} (n INT)")
-            with conn.offering(str(offered)):
+            with conn.offering(offered):
                 refused = f"the server asked for local file '{other}', which this client did not offer"
                 with pytest.raises(mysql.LocalFileRefused, match=re.escape(refused)):
                     cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(other),))
                 cur.execute(f"SELECT COUNT(*) FROM {table}")  # the connection is still in step, nothing was loaded
                 assert cur.fetchone() == (0,)
                 cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(offered),))
+                with pytest.raises(mysql.LocalFileRefused):  # an offer is good for one read
+                    cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(offered),))
             cur.execute(f"SELECT n FROM {table} ORDER BY n")
             assert cur.fetchall() == ((1,), (2,))
             with pytest.raises(mysql.LocalFileRefused):  # offered only inside the block
+                with conn.offering(offered):
+                    pass
                 cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {table}", (str(offered),))
+            cur.execute(f"SELECT n FROM {table} WHERE n > 'x'")  # a warning: the guarded SHOW WARNINGS reads it
+            assert [row[1] for row in conn.show_warnings()] == [1292]
     finally:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {table}")

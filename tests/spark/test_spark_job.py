@@ -256,13 +256,16 @@ def test_generated_code_of_the_checks_stays_jit_compilable(spark, write_file):
     # it ran interpreted: 19 % of the job's CPU samples at SCALE=10, and 1 % once under the limit.
     specs = source_specs([*sample_sources(), {"name": "messy", "format": "csv", "precedence": 0,
                                               "path": write_file("messy.csv", MESSY_CSV)}])
-    turn_off_adaptive_unless_configured(spark)
+    turn_off_adaptive_unless_configured(spark)  # as run() plans it
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
     marked = marked_records(spark, specs, Deferred(), SourceCounts([spec.name for spec in specs]))
     debug = getattr(spark._jvm.org.apache.spark.sql.execution.debug, "package")
     subtrees = debug.codegenStringSeq(marked._jdf.queryExecution().executedPlan())
     sizes = {subtrees.apply(i)._1().splitlines()[0]: subtrees.apply(i)._3().maxMethodCodeSize()
              for i in range(subtrees.size())}
     assert any(plan.startswith("*") and "Sort [review_id" in plan for plan in sizes), sizes
+    # Over the limit after a change to the rules or the trimming: write the new expression with less generated
+    # code (as the CASE WHEN of the length rule in spark/rules.py), or measure the job at SCALE=10 with it.
     assert max(sizes.values()) <= HUGE_METHOD_LIMIT, sizes
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pyspark.sql import functions as F
 
 from spark.rules import trim_fields, with_reject_reason
 
@@ -44,6 +43,8 @@ PRICE_CASES = [
     ("15.0", None), ("235", None), (None, None), ("", None), ("\u00a0", None), ("100000", None),
     ("0.01", None), ("abc", "bad_price"), ("$15", "bad_price"), ("0", "bad_price"), ("-3.0", "bad_price"),
     ("100000.01", "bad_price"), ("0.004", "bad_price"), ("NaN", "bad_price"), ("Infinity", "bad_price"),
+    ("99999.995", None), ("1e3", None), ("100000.004", "bad_price"), ("100000.00000000004", "bad_price"),
+    ("123456789012", "bad_price"), ("\u0661\u0662", "bad_price"),
 ]
 
 
