@@ -11,7 +11,6 @@ from pathlib import Path
 import luigi
 import pymysql
 from pymysql.connections import MySQLResult
-from pymysql.constants import COMMAND
 from pymysql.protocol import LoadLocalPacketWrapper
 
 from tasks.config import mysql as mysql_config
@@ -58,7 +57,7 @@ class LocalInfileConnection(pymysql.connections.Connection):
     With local_infile on, PyMySQL answers a server's request for *any* local file, so a rogue or compromised
     server could read what this process can (keys, the config). Here the server gets a file only when it is
     offered (``offering``), once per offer; a request for another is refused with ``LocalFileRefused``. Relies on
-    PyMySQL's result reading (``_read_query_result``, ``show_warnings``), checked for the pinned version by
+    PyMySQL's ``_read_query_result``, which every result passes through, checked for the pinned version by
     tests/test_load.py.
     """
 
@@ -97,11 +96,10 @@ class LocalInfileConnection(pymysql.connections.Connection):
         return result.affected_rows
 
     def show_warnings(self) -> tuple:
-        # PyMySQL's own, with the result class that checks the requested file.
-        self._execute_command(COMMAND.COM_QUERY, "SHOW WARNINGS")
-        result = _OfferedFilesOnly(self)
-        result.read()
-        return result.rows
+        # PyMySQL's own reads its result past _read_query_result; a cursor's goes through it.
+        with self.cursor() as cur:
+            cur.execute("SHOW WARNINGS")
+            return cur.fetchall()
 
 
 def connect(*, local_infile: bool = False, autocommit: bool = True,

@@ -13,12 +13,13 @@ The JSON output (``--json``) is stable; its fields are documented in README.md (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import fcntl
 import json
 import logging
 import sys
-from typing import IO
+from collections.abc import Iterator
 
 import redis as redis_lib
 
@@ -176,43 +177,45 @@ def cmd_run(luigi_args: list[str], lock_file: str | None = None) -> int:
         if runmeta.current_run_id() is None:
             runmeta.start_run(command=command)
     log = logging.getLogger("winepipe.runmeta")
-    lock = exclusive_lock(lock_file) if lock_file else True
     code = 0
-    if lock is None:
-        code = luigi.retcodes.retcode().already_running
-        log.warning("run %s: another run holds %s; nothing was run (already running)", runmeta.current_run_id(),
-                    lock_file)
-    else:
-        try:
-            luigi.retcodes.run_with_retcodes(luigi_args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    with exclusive_lock(lock_file) as free:
+        if not free:
+            code = luigi.retcodes.retcode().already_running
+            log.warning("run %s: another run holds %s; nothing was run (already running)",
+                        runmeta.current_run_id(), lock_file)
+        else:
+            try:
+                luigi.retcodes.run_with_retcodes(luigi_args)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     status = runmeta.finish_run(code, finalized_by="entrypoint")
     log.info("run %s: %s (exit code %d)", runmeta.current_run_id(), status or "not recorded", code)
     return code
 
 
-def exclusive_lock(path: str) -> IO | bool | None:
-    """An exclusive ``flock`` on ``path``: the open file that holds it, None when another process holds it.
+@contextlib.contextmanager
+def exclusive_lock(path: str | None) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path`` for the block; yields False when another process holds it.
 
     The lock is held while the file is open here and in Luigi's forked worker processes, which inherit it (not
     by spark-submit: Python starts subprocesses without inherited descriptors). The kernel releases it however
     the process ends, so a killed run leaves no stale lock, and no recycled pid can pass for a running run (the
-    trap of Luigi's pid-file lock, which stays as a second guard). Where the file system cannot lock (some NFS or
-    FUSE mounts) the error is logged and True returned: the run goes on under Luigi's lock alone.
+    trap of Luigi's pid-file lock, which stays as a second guard). Without ``path``, and where the file system
+    cannot lock (some NFS or FUSE mounts, logged), it yields True: the run goes on under Luigi's lock alone.
     """
-    handle = open(path, "a")  # noqa: SIM115 - held open for the whole run
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    except OSError as exc:
-        handle.close()
-        logging.getLogger("winepipe.runmeta").warning(
-            "cannot lock %s (%s); relying on Luigi's process lock alone", path, exc)
-        return True
-    return handle
+    if not path:
+        yield True
+        return
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        except OSError as exc:
+            logging.getLogger("winepipe.runmeta").warning(
+                "cannot lock %s (%s); relying on Luigi's process lock alone", path, exc)
+        yield True
 
 
 def main(argv: list[str] | None = None) -> int:
