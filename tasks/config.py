@@ -35,6 +35,9 @@ class sftp(luigi.Config):  # noqa: N801 - the section name
     auth_timeout = luigi.FloatParameter(default=30.0, description="seconds allowed for SSH authentication")
     read_timeout = luigi.FloatParameter(
         default=60.0, description="seconds an SFTP read may stall before it counts as a transient error")
+    read_ahead_mb = luigi.FloatParameter(
+        default=1.0, description="MiB of read requests kept in flight while a file is read; a transfer is at most "
+                                 "this much per round trip, so raise it for a distant server")
     settle_seconds = luigi.FloatParameter(
         default=60.0, description="a remote file counts as delivered once unchanged for this long (mtime)")
     retries = luigi.IntParameter(default=5, description="retries of transient SFTP errors (connect, stat, read)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import posixpath
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 
 import luigi
 import paramiko
+from paramiko.sftp import CMD_READ, CMD_STATUS, int64
 
 from tasks.config import sftp as sftp_config
 from tasks.retry import RetryPolicy, describe
@@ -28,8 +30,10 @@ from tasks.retry import RetryPolicy, describe
 log = logging.getLogger("winepipe.sftp")
 
 
-# paramiko sends SFTP reads of at most this size; a part is read as a readv() of such blocks.
+# A remote file is read in requests of this size (paramiko's own largest read request).
 SFTP_BLOCK = paramiko.SFTPFile.MAX_REQUEST_SIZE
+# paramiko's SSH channel window: the server sends at most this much beyond what the reader consumed.
+_CHANNEL_WINDOW = paramiko.common.DEFAULT_WINDOW_SIZE
 
 
 class SftpError(RuntimeError):
@@ -65,6 +69,7 @@ class SftpSettings:
     connect_timeout: float
     auth_timeout: float = 30.0
     read_timeout: float = 60.0
+    read_ahead: int = 1024 * 1024
     accept_unknown_host_key: bool = False
     retry: RetryPolicy = RetryPolicy()
 
@@ -76,6 +81,7 @@ class SftpSettings:
                    key_passphrase_env=cfg.key_passphrase_env, password_env=cfg.password_env,
                    known_hosts=cfg.known_hosts, connect_timeout=cfg.connect_timeout,
                    auth_timeout=cfg.auth_timeout, read_timeout=cfg.read_timeout,
+                   read_ahead=max(SFTP_BLOCK, int(cfg.read_ahead_mb * 1024 * 1024)),
                    accept_unknown_host_key=cfg.accept_unknown_host_key,
                    retry=RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay))
 
@@ -120,8 +126,9 @@ def _load_key(settings: SftpSettings) -> paramiko.PKey | None:
 _PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
-def _transport_preferring_gcm(*args: object, **kwargs: object) -> paramiko.Transport:
-    transport = paramiko.Transport(*args, **kwargs)
+def _transport_preferring_gcm(*args: object, window: int = _CHANNEL_WINDOW, **kwargs: object) -> paramiko.Transport:
+    # A read-ahead larger than the channel's window would wait for the window, not the network.
+    transport = paramiko.Transport(*args, default_window_size=max(window, _CHANNEL_WINDOW), **kwargs)
     options = transport.get_security_options()
     supported = tuple(options.ciphers)
     options.ciphers = tuple(c for c in _PREFERRED_CIPHERS if c in supported) + tuple(
@@ -149,7 +156,8 @@ def _open_session(settings: SftpSettings) -> paramiko.SSHClient:
             password=os.environ.get(settings.password_env) or None,
             timeout=settings.connect_timeout, banner_timeout=settings.connect_timeout,
             auth_timeout=settings.auth_timeout, channel_timeout=settings.connect_timeout,
-            allow_agent=False, look_for_keys=False, transport_factory=_transport_preferring_gcm,
+            allow_agent=False, look_for_keys=False,
+            transport_factory=functools.partial(_transport_preferring_gcm, window=settings.read_ahead),
         )
     except paramiko.BadHostKeyException as exc:
         client.close()
@@ -313,10 +321,10 @@ class SftpTarget(luigi.Target):
 class RemoteFile:
     """A remote file read part by part at given offsets, resuming after a dropped connection.
 
-    Each part is one ``SFTPFile.readv`` of 32 KiB blocks, so paramiko keeps the whole part's requests in flight
-    (no round trip per block) while at most one part is buffered by paramiko: memory is bounded by the part size.
-    After a transient error the session is reopened and the part re-read from its offset; the file's size and
-    mtime must still be what they were, otherwise the bytes already sent would belong to another version.
+    Reads go through ``_ReadAhead``, which keeps ``[sftp] read_ahead_mb`` of read requests in flight across the
+    caller's parts. After a transient error the session is reopened and the part re-read from its offset; the
+    file's size and mtime must still be what they were, otherwise the bytes already sent would belong to another
+    version.
     """
 
     def __init__(self, path: str, settings: SftpSettings | None = None) -> None:
@@ -327,6 +335,7 @@ class RemoteFile:
         self.size = 0
         self.mtime = 0
         self._stat_taken = False
+        self._reader: _ReadAhead | None = None
 
     @property
     def description(self) -> str:
@@ -359,6 +368,7 @@ class RemoteFile:
 
     def _close(self) -> None:
         self._file = None
+        self._reader = None
         stack, self._stack = self._stack, contextlib.ExitStack()
         try:
             stack.close()
@@ -379,17 +389,12 @@ class RemoteFile:
 
     def read_into(self, offset: int, buffer: memoryview) -> int:
         """Fill ``buffer`` with the bytes from ``offset``; returns how many came (fewer only at end of file)."""
-        length = len(buffer)
-        blocks = [(start, min(SFTP_BLOCK, offset + length - start))
-                  for start in range(offset, offset + length, SFTP_BLOCK)]
 
         def read_once() -> int:
-            filled = 0
-            # Copy each 32 KiB block into the caller's (reused) buffer as it arrives: no per-part allocation.
-            for block in self._ensure_open().readv(blocks):
-                buffer[filled:filled + len(block)] = block
-                filled += len(block)
-            return filled
+            file = self._ensure_open()
+            if self._reader is None or self._reader.position != offset:
+                self._reader = _ReadAhead(file, offset, self.size, self.settings.read_ahead)
+            return self._reader.read_into(buffer)
 
         # A failed attempt drops the session; the next one reconnects and re-reads this part from its offset.
         return self.settings.retry.call(read_once, f"read {self.description} at offset {offset}", is_transient,
@@ -399,3 +404,82 @@ class RemoteFile:
         """Raise SourceChangedError if the remote size or mtime moved since the transfer started."""
         self.settings.retry.call(lambda: self._check_unchanged(self._ensure_open().stat()),
                                  f"re-stat {self.description}", is_transient, before_retry=self._close)
+
+
+class _ReadAhead:
+    """Sequential reads of an open remote file, with ``window`` bytes of read requests kept in flight.
+
+    paramiko's own pipelining (``SFTPFile.prefetch``, ``readv``) issues its requests from a thread of its own and
+    takes itself for finished whenever no request is outstanding. When the reading thread catches up with that
+    thread, which happens under GIL contention (the extract's upload threads), every later block is read with
+    one synchronous round trip: 2,346 of a 77 MB file's 2,350 blocks, 65 s instead of 0.3 s, measured here with
+    one busy thread beside the reader. Here the reading thread issues the requests itself, topping the window up
+    as it consumes, so there is no such race, and memory holds at most the window's blocks.
+    """
+
+    def __init__(self, file: paramiko.SFTPFile, offset: int, end: int, window: int) -> None:
+        self.sftp, self.handle = file.sftp, file.handle
+        self.position, self.end, self.window = offset, end, window
+        self._requested_to = offset
+        self._pending: dict[int, tuple[int, int]] = {}  # request number -> (offset, length)
+        self._arrived: dict[int, tuple[int, bytes | BaseException]] = {}  # offset -> (length asked, data or error)
+        # The requests are small packets sent while data flows the other way: without TCP_NODELAY, Nagle's
+        # algorithm holds one back until an ACK comes, and the server runs dry meanwhile.
+        sock = getattr(file.sftp.sock.get_transport(), "sock", None)
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _request(self, offset: int, length: int) -> None:
+        number = self.sftp._async_request(self, CMD_READ, self.handle, int64(offset), int(length))
+        self._pending[number] = (offset, length)
+
+    def _async_response(self, kind: int, msg: paramiko.Message, number: int) -> None:
+        # Called by paramiko's SFTPClient._read_response for the requests made with this object.
+        offset, length = self._pending.pop(number, (None, 0))
+        if offset is None:
+            return  # a request of an abandoned reader
+        if kind != CMD_STATUS:
+            self._arrived[offset] = (length, msg.get_string())
+            return
+        try:
+            self.sftp._convert_status(msg)
+            outcome: bytes | BaseException = SftpError(f"the server answered a read at offset {offset} with OK "
+                                                       f"and no data")
+        except EOFError:
+            outcome = b""  # end of file: the caller's byte count tells a short file
+        except OSError as exc:
+            outcome = exc
+        self._arrived[offset] = (length, outcome)
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` from the current position; returns how many bytes came (fewer only at end of file)."""
+        filled = 0
+        while filled < len(buffer):
+            start = self.position
+            # Top the window up in one burst once half of it is consumed: fewer, fuller packets.
+            if self._requested_to < self.end and self._requested_to - start < self.window // 2:
+                limit = min(self.end, start + self.window)
+                while self._requested_to < limit:
+                    length = min(SFTP_BLOCK, limit - self._requested_to)
+                    self._request(self._requested_to, length)
+                    self._requested_to += length
+            if start >= self._requested_to:
+                break  # the end the reader was made for
+            while start not in self._arrived:
+                self.sftp._read_response()
+            asked, data = self._arrived.pop(start)
+            if isinstance(data, BaseException):
+                raise data
+            if not data:
+                break
+            if len(data) < asked:
+                # A server may answer with fewer bytes than asked: ask again for the rest.
+                self._request(start + len(data), asked - len(data))
+            taken = min(len(data), len(buffer) - filled)
+            buffer[filled:filled + taken] = data[:taken]
+            if taken < len(data):
+                # The rest of this block starts the next part (the rest of a short answer is already asked for).
+                self._arrived[start + taken] = (len(data) - taken, data[taken:])
+            filled += taken
+            self.position += taken
+        return filled

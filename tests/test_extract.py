@@ -276,6 +276,88 @@ def test_an_encrypted_rsa_key_needs_its_passphrase_from_the_environment(tmp_path
             pass
 
 
+# -- reading the remote file (real sshd) --------------------------------------------------------------------
+@pytest.fixture
+def read_requests(monkeypatch) -> list[tuple[str, int, int]]:
+    """Events of the remote reads: ("request", offset, bytes in flight after it); synchronous reads fail."""
+    events: list[tuple[str, int, int]] = []
+    request = sftp._ReadAhead._request
+
+    def spy(self, offset: int, length: int) -> None:
+        request(self, offset, length)
+        events.append(("request", offset, sum(n for _, n in self._pending.values())))
+
+    def no_synchronous_reads(client, kind, *args):
+        # paramiko's prefetch falls back to these when its thread loses the race with the reader.
+        assert kind != sftp.CMD_READ, "a synchronous (one round trip per block) read"
+        return unpatched(client, kind, *args)
+
+    unpatched = sftp.paramiko.SFTPClient._request
+    monkeypatch.setattr(sftp._ReadAhead, "_request", spy)
+    monkeypatch.setattr(sftp.paramiko.SFTPClient, "_request", no_synchronous_reads)
+    return events
+
+
+def _read_in_parts(path: str, part: int, events: list, read_ahead: int = MiB) -> bytes:
+    got = bytearray()
+    with sftp.RemoteFile(path, dataclasses.replace(sftp.SftpSettings.from_config(), read_ahead=read_ahead)) as remote:
+        for offset in range(0, remote.size, part):
+            buffer = bytearray(min(part, remote.size - offset))
+            assert remote.read_into(offset, memoryview(buffer)) == len(buffer)
+            events.append(("part read", offset + len(buffer), 0))
+            got += buffer
+    return bytes(got)
+
+
+def test_remote_reads_keep_a_window_of_requests_in_flight_across_parts(ns, batch_date, read_requests):
+    content = os.urandom(3 * MiB + 12345)
+    _drop(ns, batch_date, "window.csv", content)
+
+    assert _read_in_parts(sftp.remote_path(ns.remote_root, batch_date, "window.csv"), MiB, read_requests,
+                          read_ahead=256 * 1024) == content
+    in_flight = [n for kind, _, n in read_requests if kind == "request"]
+    assert 128 * 1024 < max(in_flight) <= 256 * 1024
+    # The next part's blocks were already asked for while this part was being read: no pipeline drain per part.
+    first_of_part_two = next(i for i, (kind, offset, _) in enumerate(read_requests)
+                             if kind == "request" and offset >= MiB)
+    assert first_of_part_two < read_requests.index(("part read", MiB, 0))
+
+
+def test_read_ahead_mb_sizes_the_window_and_the_ssh_channel_fits_it(ns, config):
+    config("[sftp]\nread_ahead_mb = 8\n")
+    settings = sftp.SftpSettings.from_config()
+    assert settings.read_ahead == 8 * MiB
+    with sftp.connect(settings) as session:
+        assert session.get_channel().transport.default_window_size == 8 * MiB
+    # The default keeps paramiko's 2 MiB window, which already holds a 1 MiB read-ahead.
+    with sftp.connect(dataclasses.replace(settings, read_ahead=MiB)) as session:
+        assert session.get_channel().transport.default_window_size == 2 * MiB
+
+
+def test_a_short_answer_of_the_server_is_asked_for_again(ns, batch_date, read_requests, monkeypatch):
+    # OpenSSH's sftp-server answers a read of more than 255 KiB (SFTP_MAX_READ_LENGTH) with fewer bytes.
+    content = os.urandom(2 * MiB + 7)
+    _drop(ns, batch_date, "short-answers.csv", content)
+    monkeypatch.setattr(sftp, "SFTP_BLOCK", 512 * 1024)
+
+    assert _read_in_parts(sftp.remote_path(ns.remote_root, batch_date, "short-answers.csv"), MiB,
+                          read_requests) == content
+    offsets = [offset for kind, offset, _ in read_requests if kind == "request"]
+    # Each 512 KiB block comes in three answers: 261,120 bytes twice, then the last 2,048.
+    assert [o for o in offsets if o % (512 * 1024)] == [
+        block + k * 261120 for block in range(0, 2 * MiB, 512 * 1024) for k in (1, 2)]
+
+
+def test_a_file_shorter_than_its_stat_reads_short_without_retrying(ns, batch_date, read_requests, caplog):
+    path = _drop(ns, batch_date, "shrinking.csv", os.urandom(MiB))
+    with sftp.RemoteFile(sftp.remote_path(ns.remote_root, batch_date, "shrinking.csv")) as remote:
+        path.write_bytes(b"x" * 1000)  # after the stat: the vendor rewrote it
+        buffer = bytearray(remote.size)
+        assert remote.read_into(0, memoryview(buffer)) == 1000
+    assert bytes(buffer[:1000]) == b"x" * 1000
+    assert "retry" not in caplog.text
+
+
 # -- verification, atomicity, retries (unit level against the real S3 endpoint) ----------------------------
 @pytest.mark.parametrize("size", [1000, 11 * MiB], ids=["single-put", "multipart"])
 def test_a_short_read_fails_and_leaves_nothing_at_the_key(ns, size):
