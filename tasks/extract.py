@@ -16,11 +16,11 @@ How a transfer stays atomic and verified (the final key only ever appears comple
   cannot clean up, so every attempt starts by aborting open multipart uploads of its final and staging keys
   and deleting its staging key. (A bucket lifecycle rule AbortIncompleteMultipartUpload is a good backstop.)
 
-Streaming and memory: the task's thread reads one part at a time from SFTP (paramiko's prefetch keeps the
-file's read requests in flight, see sftp.RemoteFile) into one of ``upload_threads + read_ahead_parts`` reusable
-part buffers, hashes it and hands it to a small pool of upload threads; the buffer returns to the pool when its
-upload is done. The reader waits for a free buffer when uploads fall behind, so memory is those buffers plus the
-SSH channel's window, whatever the file size, while download and upload overlap. Nothing touches local disk.
+Streaming and memory: the task's thread reads one part at a time from SFTP (``[sftp] read_ahead_mb`` of read
+requests stay in flight across the parts, see sftp.RemoteFile) into one of ``upload_threads + read_ahead_parts``
+reusable part buffers, hashes it and hands it to a small pool of upload threads; the buffer returns to the pool
+when its upload is done. The reader waits for a free buffer when uploads fall behind, so memory is those buffers
+plus the read-ahead, whatever the file size, while download and upload overlap. Nothing touches local disk.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import luigi
 import paramiko
-from paramiko.sftp import CMD_READ, CMD_STATUS, int64
+from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
 from tasks.config import sftp as sftp_config
 from tasks.retry import RetryPolicy, describe
@@ -81,13 +81,19 @@ class SftpSettings:
                    key_passphrase_env=cfg.key_passphrase_env, password_env=cfg.password_env,
                    known_hosts=cfg.known_hosts, connect_timeout=cfg.connect_timeout,
                    auth_timeout=cfg.auth_timeout, read_timeout=cfg.read_timeout,
-                   read_ahead=max(SFTP_BLOCK, int(cfg.read_ahead_mb * 1024 * 1024)),
+                   read_ahead=_read_ahead_bytes(cfg.read_ahead_mb),
                    accept_unknown_host_key=cfg.accept_unknown_host_key,
                    retry=RetryPolicy(cfg.retries, cfg.retry_base_delay, cfg.retry_max_delay))
 
     @property
     def where(self) -> str:
         return f"{self.username}@{self.host}:{self.port}"
+
+
+def _read_ahead_bytes(read_ahead_mb: float) -> int:
+    if read_ahead_mb <= 0:
+        raise ValueError(f"[sftp] read_ahead_mb = {read_ahead_mb}; it must be positive (1 is the default)")
+    return max(SFTP_BLOCK, int(read_ahead_mb * 1024 * 1024))
 
 
 class _AcceptUnknownHostKeyLoudly(paramiko.MissingHostKeyPolicy):
@@ -126,9 +132,16 @@ def _load_key(settings: SftpSettings) -> paramiko.PKey | None:
 _PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
-def _transport_preferring_gcm(*args: object, window: int = _CHANNEL_WINDOW, **kwargs: object) -> paramiko.Transport:
-    # A read-ahead larger than the channel's window would wait for the window, not the network.
-    transport = paramiko.Transport(*args, default_window_size=max(window, _CHANNEL_WINDOW), **kwargs)
+def _transport_preferring_gcm(sock: socket.socket, *args: object, window: int = _CHANNEL_WINDOW,
+                              **kwargs: object) -> paramiko.Transport:
+    # SFTP read requests are small packets sent while data flows the other way: with Nagle's algorithm one waits
+    # for an ACK, and the server runs out of requests meanwhile.
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # The channel's window must hold the read-ahead with room to spare (answers carry headers, and paramiko
+    # re-opens the window only after a tenth of it was consumed); otherwise reads wait for the window.
+    transport = paramiko.Transport(sock, *args, default_window_size=max(window + window // 4, _CHANNEL_WINDOW),
+                                   **kwargs)
     options = transport.get_security_options()
     supported = tuple(options.ciphers)
     options.ciphers = tuple(c for c in _PREFERRED_CIPHERS if c in supported) + tuple(
@@ -394,7 +407,11 @@ class RemoteFile:
             file = self._ensure_open()
             if self._reader is None or self._reader.position != offset:
                 self._reader = _ReadAhead(file, offset, self.size, self.settings.read_ahead)
-            return self._reader.read_into(buffer)
+            try:
+                return self._reader.read_into(buffer)
+            except BaseException:
+                self._reader = None  # its requests and answers no longer match a position
+                raise
 
         # A failed attempt drops the session; the next one reconnects and re-reads this part from its offset.
         return self.settings.retry.call(read_once, f"read {self.description} at offset {offset}", is_transient,
@@ -415,31 +432,45 @@ class _ReadAhead:
     one synchronous round trip: 2,346 of a 77 MB file's 2,350 blocks, 65 s instead of 0.3 s, measured here with
     one busy thread beside the reader. Here the reading thread issues the requests itself, topping the window up
     as it consumes, so there is no such race, and memory holds at most the window's blocks.
+
+    Only the reading thread may use it (paramiko reads answers without a lock), and a session serves one reader
+    at a time (RemoteFile opens its own). It uses paramiko's private request API (``SFTPClient._async_request``,
+    ``_read_response``, ``_convert_status``), checked against the pinned 5.1.0; tests/test_extract.py reads
+    real files through it, so an upgrade that changes it fails there.
     """
 
     def __init__(self, file: paramiko.SFTPFile, offset: int, end: int, window: int) -> None:
         self.sftp, self.handle = file.sftp, file.handle
         self.position, self.end, self.window = offset, end, window
         self._requested_to = offset
+        self._block = SFTP_BLOCK  # lowered to what the server answers when it caps its reads
+        self._at_end = False
         self._pending: dict[int, tuple[int, int]] = {}  # request number -> (offset, length)
         self._arrived: dict[int, tuple[int, bytes | BaseException]] = {}  # offset -> (length asked, data or error)
-        # The requests are small packets sent while data flows the other way: without TCP_NODELAY, Nagle's
-        # algorithm holds one back until an ACK comes, and the server runs dry meanwhile.
-        sock = getattr(file.sftp.sock.get_transport(), "sock", None)
-        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _request(self, offset: int, length: int) -> None:
-        number = self.sftp._async_request(self, CMD_READ, self.handle, int64(offset), int(length))
+        try:
+            number = self.sftp._async_request(self, CMD_READ, self.handle, int64(offset), int(length))
+        except OSError as exc:
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise
+            # paramiko's channel reports a dropped connection with a bare OSError("Socket is closed"): a
+            # transient error (is_transient), so the part is re-read over a new connection.
+            raise ConnectionAbortedError(f"the SFTP connection dropped while asking for a read: {exc}") from exc
         self._pending[number] = (offset, length)
 
     def _async_response(self, kind: int, msg: paramiko.Message, number: int) -> None:
-        # Called by paramiko's SFTPClient._read_response for the requests made with this object.
-        offset, length = self._pending.pop(number, (None, 0))
-        if offset is None:
-            return  # a request of an abandoned reader
+        # Called by paramiko's SFTPClient._read_response with the answer to one of this object's requests (paramiko
+        # holds the requester weakly: the answers of a dropped reader are discarded by paramiko itself).
+        offset, length = self._pending.pop(number)
+        if kind == CMD_DATA:
+            data = msg.get_string()
+            self._arrived[offset] = (length, data if len(data) <= length else SftpError(
+                f"the server answered a read of {length} bytes at offset {offset} with {len(data)} bytes"))
+            return
         if kind != CMD_STATUS:
-            self._arrived[offset] = (length, msg.get_string())
+            self._arrived[offset] = (length, SftpError(f"the server answered a read at offset {offset} with "
+                                                       f"message type {kind}"))
             return
         try:
             self.sftp._convert_status(msg)
@@ -454,13 +485,13 @@ class _ReadAhead:
     def read_into(self, buffer: memoryview) -> int:
         """Fill ``buffer`` from the current position; returns how many bytes came (fewer only at end of file)."""
         filled = 0
-        while filled < len(buffer):
+        while filled < len(buffer) and not self._at_end:
             start = self.position
             # Top the window up in one burst once half of it is consumed: fewer, fuller packets.
             if self._requested_to < self.end and self._requested_to - start < self.window // 2:
                 limit = min(self.end, start + self.window)
                 while self._requested_to < limit:
-                    length = min(SFTP_BLOCK, limit - self._requested_to)
+                    length = min(self._block, limit - self._requested_to)
                     self._request(self._requested_to, length)
                     self._requested_to += length
             if start >= self._requested_to:
@@ -471,10 +502,13 @@ class _ReadAhead:
             if isinstance(data, BaseException):
                 raise data
             if not data:
+                self._at_end = True  # the file ends here: later reads return nothing at once
                 break
             if len(data) < asked:
-                # A server may answer with fewer bytes than asked: ask again for the rest.
+                # A server may answer with fewer bytes than asked (OpenSSH caps a read at 255 KiB): ask again for
+                # the rest, and ask no more than it gives from now on.
                 self._request(start + len(data), asked - len(data))
+                self._block = min(self._block, len(data))
             taken = min(len(data), len(buffer) - filled)
             buffer[filled:filled + taken] = data[:taken]
             if taken < len(data):

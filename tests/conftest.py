@@ -119,6 +119,10 @@ def config(tmp_path):
     yield layer
     for path in added:
         parser._config_paths.remove(path)
+    # reload() reads the remaining files over the parser's current values: a key only a removed layer set would
+    # stay. Start from empty so that the layer's keys are really gone.
+    for section in parser.sections():
+        parser.remove_section(section)
     parser.reload()
 
 

@@ -286,6 +286,7 @@ def read_requests(monkeypatch) -> list[tuple[str, int, int]]:
     def spy(self, offset: int, length: int) -> None:
         request(self, offset, length)
         events.append(("request", offset, sum(n for _, n in self._pending.values())))
+        events.append(("length", offset, length))
 
     def no_synchronous_reads(client, kind, *args):
         # paramiko's prefetch falls back to these when its thread loses the race with the reader.
@@ -300,7 +301,8 @@ def read_requests(monkeypatch) -> list[tuple[str, int, int]]:
 
 def _read_in_parts(path: str, part: int, events: list, read_ahead: int = MiB) -> bytes:
     got = bytearray()
-    with sftp.RemoteFile(path, dataclasses.replace(sftp.SftpSettings.from_config(), read_ahead=read_ahead)) as remote:
+    settings = dataclasses.replace(sftp.SftpSettings.from_config(), read_ahead=read_ahead, retry=RetryPolicy(0))
+    with sftp.RemoteFile(path, settings) as remote:
         for offset in range(0, remote.size, part):
             buffer = bytearray(min(part, remote.size - offset))
             assert remote.read_into(offset, memoryview(buffer)) == len(buffer)
@@ -328,32 +330,49 @@ def test_read_ahead_mb_sizes_the_window_and_the_ssh_channel_fits_it(ns, config):
     settings = sftp.SftpSettings.from_config()
     assert settings.read_ahead == 8 * MiB
     with sftp.connect(settings) as session:
-        assert session.get_channel().transport.default_window_size == 8 * MiB
+        assert session.get_channel().in_window_size == 10 * MiB
     # The default keeps paramiko's 2 MiB window, which already holds a 1 MiB read-ahead.
     with sftp.connect(dataclasses.replace(settings, read_ahead=MiB)) as session:
-        assert session.get_channel().transport.default_window_size == 2 * MiB
+        assert session.get_channel().in_window_size == 2 * MiB
+    config("[sftp]\nread_ahead_mb = 0\n")
+    with pytest.raises(ValueError, match=r"\[sftp\] read_ahead_mb = 0.0; it must be positive"):
+        sftp.SftpSettings.from_config()
 
 
 def test_a_short_answer_of_the_server_is_asked_for_again(ns, batch_date, read_requests, monkeypatch):
     # OpenSSH's sftp-server answers a read of more than 255 KiB (SFTP_MAX_READ_LENGTH) with fewer bytes.
-    content = os.urandom(2 * MiB + 7)
+    content = os.urandom(3 * MiB + 7)
     _drop(ns, batch_date, "short-answers.csv", content)
     monkeypatch.setattr(sftp, "SFTP_BLOCK", 512 * 1024)
 
-    assert _read_in_parts(sftp.remote_path(ns.remote_root, batch_date, "short-answers.csv"), MiB,
+    # Parts that end inside a block: the rest of the block is kept for the next part.
+    assert _read_in_parts(sftp.remote_path(ns.remote_root, batch_date, "short-answers.csv"), MiB + 1000,
                           read_requests) == content
-    offsets = [offset for kind, offset, _ in read_requests if kind == "request"]
-    # Each 512 KiB block comes in three answers: 261,120 bytes twice, then the last 2,048.
-    assert [o for o in offsets if o % (512 * 1024)] == [
-        block + k * 261120 for block in range(0, 2 * MiB, 512 * 1024) for k in (1, 2)]
+    asked = [(offset, length) for kind, offset, length in read_requests if kind == "length"]
+    assert asked[:2] == [(0, 512 * 1024), (512 * 1024, 512 * 1024)]  # the first burst, before any answer
+    new, again, requested_to = [], [], 0
+    for offset, length in asked:
+        if offset == requested_to:
+            new.append((offset, length))
+            requested_to += length
+        else:
+            again.append((offset, length))
+    assert requested_to == len(content)  # the new requests cover the file once, in order
+    # The rest of a short answer is asked for again (twice for each of the first two blocks: 261,120 + 261,120 +
+    # 2,048 bytes), and once the cap is known no new request asks for more than it.
+    assert again == [(261120, 263168), (522240, 2048), (785408, 263168), (1046528, 2048)]
+    assert max(length for _, length in new[2:]) == 261120
 
 
 def test_a_file_shorter_than_its_stat_reads_short_without_retrying(ns, batch_date, read_requests, caplog):
     path = _drop(ns, batch_date, "shrinking.csv", os.urandom(MiB))
-    with sftp.RemoteFile(sftp.remote_path(ns.remote_root, batch_date, "shrinking.csv")) as remote:
+    # A read that waited for an answer that never comes would time out after 2 s and be retried (logged).
+    settings = dataclasses.replace(sftp.SftpSettings.from_config(), read_timeout=2.0, retry=FAST_RETRY)
+    with sftp.RemoteFile(sftp.remote_path(ns.remote_root, batch_date, "shrinking.csv"), settings) as remote:
         path.write_bytes(b"x" * 1000)  # after the stat: the vendor rewrote it
         buffer = bytearray(remote.size)
         assert remote.read_into(0, memoryview(buffer)) == 1000
+        assert remote.read_into(1000, memoryview(buffer)[1000:]) == 0  # the end stays the end
     assert bytes(buffer[:1000]) == b"x" * 1000
     assert "retry" not in caplog.text
 
