@@ -89,7 +89,7 @@ def test_transfer_config_parts_or_whole_objects(config):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("part_size_mb", [0, 5])
-def test_raw_files_are_staged_byte_exact_whole_or_in_parts(ns, batch_date, config, part_size_mb):
+def test_raw_files_are_staged_byte_exact_whole_or_in_parts(ns, batch_date, config, part_size_mb, tmp_path):
     from tasks.config import sources
     from tasks.s3 import s3_client, split_url
 
@@ -102,7 +102,8 @@ def test_raw_files_are_staged_byte_exact_whole_or_in_parts(ns, batch_date, confi
         contents[src.file] = bytes([i]) * 7 + bytes(range(256)) * (11 * 4096 + i)
         bucket, key = split_url(task.s3_url("raw", src.file))
         client.put_object(Bucket=bucket, Key=key, Body=contents[src.file])
-    task._work = ns.work_dir / f"stage-{part_size_mb}"
+    # Not under ns.work_dir: the pipeline tests check that no run leaves scratch space there.
+    task._work = tmp_path / f"stage-{part_size_mb}"
     task._work.mkdir()
     task.set_status_message = lambda message: None  # no scheduler outside a worker
     gets = []
