@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # pyarrow and NumPy are imported where the rows are read and encoded: every `luigi --module tasks` command
-# imports this module, and they cost about 0.09 s of the start-up of runs that load nothing (extract, a no-op).
+# imports this module, and they cost about 0.15 s of the start-up of runs that load nothing (extract, a no-op).
 
 log = logging.getLogger("winepipe.load")
 

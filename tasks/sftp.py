@@ -49,7 +49,10 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (SftpError, SourceChangedError, paramiko.AuthenticationException,
                         paramiko.BadHostKeyException, FileNotFoundError, PermissionError)):
         return False
-    # NoValidConnectionsError (refused) is a socket.error; EOFError is how paramiko reports a closed socket.
+    # NoValidConnectionsError (refused) is a socket.error; EOFError is how paramiko reports a closed socket when
+    # reading, a bare OSError("Socket is closed") when sending on its channel.
+    if type(exc) is OSError and str(exc) == "Socket is closed":
+        return True
     return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, EOFError, paramiko.SSHException,
                             paramiko.ssh_exception.NoValidConnectionsError))
 
@@ -451,14 +454,7 @@ class _ReadAhead:
         self._arrived: dict[int, tuple[int, bytes | BaseException]] = {}  # offset -> (length asked, data or error)
 
     def _request(self, offset: int, length: int) -> None:
-        try:
-            number = self.sftp._async_request(self, CMD_READ, self.handle, int64(offset), int(length))
-        except OSError as exc:
-            if isinstance(exc, (ConnectionError, TimeoutError)):
-                raise
-            # paramiko's channel reports a dropped connection with a bare OSError("Socket is closed"): a
-            # transient error (is_transient), so the part is re-read over a new connection.
-            raise ConnectionAbortedError(f"the SFTP connection dropped while asking for a read: {exc}") from exc
+        number = self.sftp._async_request(self, CMD_READ, self.handle, int64(offset), int(length))
         self._pending[number] = (offset, length)
 
     def _async_response(self, kind: int, msg: paramiko.Message, number: int) -> None:

@@ -445,6 +445,9 @@ def test_transient_sftp_errors_are_retried_with_backoff_permanent_ones_are_not(c
                for n in range(1, 10))
     for permanent in (PermissionError("denied"), sftp.SftpError("auth"), FileNotFoundError("gone")):
         assert not sftp.is_transient(permanent)
+    # paramiko's channel, sending on a dropped connection; other bare OSErrors (an SFTP failure status) are not.
+    assert sftp.is_transient(OSError("Socket is closed"))
+    assert not sftp.is_transient(OSError("Failure"))
 
 
 # -- parallel workers --------------------------------------------------------------------------------------
