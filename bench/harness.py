@@ -77,6 +77,8 @@ class Bench:
         self.runs: dict[str, list[Run]] = {}
         self.failed: dict[str, Run] = {}
         self.tsv: Path | None = None
+        # The generator's manifest of the batch being measured (set by main once the files are generated).
+        self.manifest: dict = {}
 
     # -- helpers ----------------------------------------------------------------------------------
     def luigi(self, *task: str) -> list[str]:
@@ -100,7 +102,7 @@ class Bench:
         shutil.rmtree(self.lock_dir, ignore_errors=True)
 
     def measure(self, key: str, cmd: list[str], round_no: int, table: str | None = None,
-                luigi_expect: str | None = None) -> Run | None:
+                luigi_expect: str | None = None, records_expect: dict[str, int] | None = None) -> Run | None:
         if key in self.failed:
             return None
         log_path = self.logs / f"{key}-{round_no}.log"
@@ -114,6 +116,10 @@ class Bench:
             run.ok, run.reason = False, "Luigi ran no task: the state before the run was wrong (see the log)"
         if run.ok and luigi_expect == "noop" and ("ran successfully" in output or "complete ones" not in output):
             run.ok, run.reason = False, "the no-op re-run did not find everything complete (see the log)"
+        # A floor that reads fewer records than the files hold does less than the stage: not a floor.
+        if run.ok and records_expect is not None and run.extra.get("records") != records_expect:
+            run.ok, run.reason = False, (f"read {run.extra.get('records')} records per file, the manifest has "
+                                         f"{records_expect}")
         if run.ok and table:
             run.rows = self.space.count_rows(table)
         elif run.ok and "rows" in run.extra:
@@ -222,7 +228,8 @@ class Bench:
         for src in sources():
             inputs += [f"--{src.format}", str(batch / src.file)]
         self.measure("transform_floor",
-                     spark_submit_command(BENCH / "floors" / "spark_floor.py", inputs + ["--out", str(out)]), n)
+                     spark_submit_command(BENCH / "floors" / "spark_floor.py", inputs + ["--out", str(out)]), n,
+                     records_expect={name: f["records"] for name, f in self.manifest.get("files", {}).items()})
         shutil.rmtree(out, ignore_errors=True)
 
     def _group_extract(self, n: int, only: set[str]) -> None:
@@ -309,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"[bench] generating the batch {args.date} at scale {args.scale:g} in {bench.space.batch_dir(args.date)}",
           file=sys.stderr, flush=True)
-    manifest = bench.space.generate(args.date, args.scale, args.seed)
+    manifest = bench.manifest = bench.space.generate(args.date, args.scale, args.seed)
     interrupted = False
     try:
         bench.space.reset_bucket()
