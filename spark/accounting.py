@@ -16,41 +16,53 @@ class AccountingError(RuntimeError):
 class SourceCounts:
     """Section 5's counts of a job's sources, from two independent points of the job.
 
-    ``observe_read`` counts the records where they come out of the readers (a Spark ``Observation``, filled by
-    the first action that computes them, so it needs no pass of its own); ``rows`` counts what the checks and
-    de-duplication made of them. A record lost or doubled between the two points makes the identity fail.
+    ``observe_read`` counts the records where they come out of the readers; ``observe_fates`` counts what the
+    checks and de-duplication made of them. Both are Spark ``Observation``s, filled by the first action that
+    computes the records, so neither needs a pass of its own. A record lost or doubled between the two points
+    makes the identity fail.
     """
 
     def __init__(self, source_names: Sequence[str]) -> None:
         self.names = list(source_names)
         self._read = Observation("records_read")
+        self._fates = Observation("fates")
 
     def observe_read(self, records: DataFrame) -> DataFrame:
         """``records`` (every record read, with ``source_name``), counted per source as they pass."""
         return records.observe(self._read, *[
             F.count(F.when(F.col("source_name") == name, 1)).alias(f"read_{i}") for i, name in enumerate(self.names)])
 
-    def rows(self, marked: DataFrame) -> list[dict]:
+    def observe_fates(self, marked: DataFrame) -> DataFrame:
+        """``marked`` (every record, with ``reason``, NULL when valid, and ``is_duplicate``, NULL for a reject, see
+        ``spark.dedup.mark_duplicates``), counted per source and fate as they pass: one count per reason of
+        section 3, kept and duplicate. A valid record left unmarked, or a reason section 3 does not list, has no
+        fate: it is counted nowhere, and the identity fails."""
+        col = F.col
+        counts = []
+        for i, name in enumerate(self.names):
+            mine = col("source_name") == name
+            valid = col("reason").isNull()
+            counts += [F.count(F.when(mine & (col("reason") == reason), 1)).alias(f"s{i}_{reason}")
+                       for reason in REASONS]
+            counts += [F.count(F.when(mine & valid & ~col("is_duplicate"), 1)).alias(f"s{i}_kept"),
+                       F.count(F.when(mine & valid & col("is_duplicate"), 1)).alias(f"s{i}_duplicates")]
+        return marked.observe(self._fates, *counts)
+
+    def rows(self) -> list[dict]:
         """One ``COUNTS_SCHEMA`` dict per source, by source name (also for a source with no records).
 
-        ``marked``: every record, with ``reason`` (NULL when valid) and ``is_duplicate`` (NULL for a reject, see
-        ``spark.dedup.mark_duplicates``); cheap to read again (the job's cache). Valid once an action computed
-        the records observed by ``observe_read``. ``rejected_by_reason`` lists every reason of section 3, with 0
-        where no record failed it.
+        Valid once an action computed the records observed by ``observe_read`` and ``observe_fates`` (the job's
+        cache-filling pass). ``rejected_by_reason`` lists every reason of section 3, with 0 where no record
+        failed it.
         """
-        fates = marked.groupBy("source_name", "reason", "is_duplicate").count().collect()
-        read = self._read.get
-        rows = {name: {"source_name": name, "records_read": int(read[f"read_{i}"]), "rejected": 0, "kept": 0,
-                       "duplicates": 0, "rejected_by_reason": dict.fromkeys(REASONS, 0)}
-                for i, name in enumerate(self.names)}
-        for fate in fates:
-            row = rows[fate["source_name"]]
-            if fate["reason"] is not None:
-                row["rejected"] += fate["count"]
-                row["rejected_by_reason"][fate["reason"]] += fate["count"]
-            elif fate["is_duplicate"] is not None:  # a valid record left unmarked is no fate: the identity fails
-                row["duplicates" if fate["is_duplicate"] else "kept"] += fate["count"]
-        return [rows[name] for name in sorted(rows)]
+        read, fates = self._read.get, self._fates.get
+        rows = []
+        for i, name in enumerate(self.names):
+            by_reason = {reason: int(fates[f"s{i}_{reason}"]) for reason in REASONS}
+            rows.append({"source_name": name, "records_read": int(read[f"read_{i}"]),
+                         "rejected": sum(by_reason.values()), "kept": int(fates[f"s{i}_kept"]),
+                         "duplicates": int(fates[f"s{i}_duplicates"]), "rejected_by_reason": by_reason})
+        return sorted(rows, key=lambda row: row["source_name"])
 
 
 def check_accounting(counts: Sequence[dict]) -> None:

@@ -155,14 +155,15 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
 
     deferred = Deferred()
     tally = SourceCounts([spec.name for spec in specs])
-    marked = marked_records(spark, specs, deferred, tally, curated_files).persist(StorageLevel.MEMORY_AND_DISK)
+    marked = tally.observe_fates(marked_records(spark, specs, deferred, tally, curated_files)) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # One pass over all the files fills the cache and the records_read counts (JSON sources parse alongside
-        # the CSV reads, once); then the JSON sources' column checks (keys collected by that pass) and the
-        # accounting, before anything is written.
+        # One pass over all the files fills the cache and both ends of the accounting (JSON sources parse
+        # alongside the CSV reads, once); then the JSON sources' column checks (keys collected by that pass) and
+        # the accounting, before anything is written.
         marked.write.format("noop").mode("overwrite").save()
         deferred.run_checks()
-        rows = tally.rows(marked)
+        rows = tally.rows()
         check_accounting(rows)
         for row in rows:
             log.info("source %(source_name)s: read %(records_read)d, rejected %(rejected)d, kept %(kept)d, "

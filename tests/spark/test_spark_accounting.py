@@ -12,9 +12,9 @@ from spark.rules import trim_fields, with_reject_reason
 
 
 def _observed_counts(tally: SourceCounts, marked) -> list[dict]:
-    # An action on the marked frame fills the records_read observation, as the job's cache-filling pass does.
-    marked.write.format("noop").mode("overwrite").save()
-    return tally.rows(marked)
+    # One action on the marked frame fills both observations, as the job's cache-filling pass does.
+    tally.observe_fates(marked).write.format("noop").mode("overwrite").save()
+    return tally.rows()
 
 
 def test_counts_per_source_and_identity(records):
@@ -77,5 +77,18 @@ def test_a_valid_record_left_unmarked_is_no_fate(records):
     unmarked = marked.withColumn("is_duplicate", F.when(F.col("winery") != "Other", F.col("is_duplicate")))
     rows = _observed_counts(tally, unmarked)
     assert (rows[0]["records_read"], rows[0]["kept"], rows[0]["duplicates"]) == (2, 1, 0)
+    with pytest.raises(AccountingError, match=r"records_read 2 != rejected 0 \+ kept 1 \+ duplicates 0"):
+        check_accounting(rows)
+
+
+def test_a_reason_section_3_does_not_list_is_no_fate(records):
+    tally = SourceCounts(["a"])
+    read = tally.observe_read(records({"source_name": "a"}, {"source_name": "a", "points": "x"}))
+    marked = mark_duplicates(with_review_id(with_reject_reason(trim_fields(read))), {"a": 1})
+    # A stand-in for a rule added to the checks but not to section 3's list of reasons.
+    renamed = marked.withColumn("reason", F.when(F.col("reason").isNotNull(), F.lit("made_up")))
+    rows = _observed_counts(tally, renamed)
+    assert (rows[0]["records_read"], rows[0]["rejected"], rows[0]["kept"]) == (2, 0, 1)
+    assert "made_up" not in rows[0]["rejected_by_reason"]
     with pytest.raises(AccountingError, match=r"records_read 2 != rejected 0 \+ kept 1 \+ duplicates 0"):
         check_accounting(rows)
