@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from bench.floors import spark_floor
 from bench.space import read_json_line, spark_submit_command
 from tests.conftest import ROOT
 
@@ -37,3 +40,22 @@ def test_the_spark_floor_reads_the_records_of_a_json_array_with_elements_that_ar
     # Distinct (winery, variety, description): W4/multi line, W2/two, W1/one, and the two non-objects'
     # all-NULL key (once).
     assert result["rows"] == 4
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8, 13, 1 << 20])
+def test_the_floors_json_stream_gives_every_element_whatever_the_chunk_size(tmp_path, monkeypatch, chunk):
+    data = [{"points": "87", "price": 12.5, "winery": 'é "q" ]['}, 85, 123456, None, [1, [2]],
+            {"winery": "x", "price": 1e5}, "s,]", 7]
+    path = tmp_path / "a.json"
+    # A BOM, white space and line breaks between the elements, and numbers that a chunk can cut in two.
+    path.write_text("\ufeff [ " + json.dumps(data)[1:-1].replace(", ", " ,\n ") + " ] \n", encoding="utf-8")
+    monkeypatch.setattr(spark_floor, "CHUNK", chunk)
+    fields = spark_floor.FIELDS
+    assert list(spark_floor.json_array_rows(str(path))) == [
+        tuple(None if e.get(k) is None else str(e[k]) for k in fields) if isinstance(e, dict) else (None,) * 13
+        for e in data]
+    path.write_text("[]", encoding="utf-8")
+    assert list(spark_floor.json_array_rows(str(path))) == []
+    path.write_text('[{"winery": "x"}, ', encoding="utf-8")
+    with pytest.raises(ValueError, match="does not end"):
+        list(spark_floor.json_array_rows(str(path)))
