@@ -37,15 +37,13 @@ class SourceCounts:
         ``spark.dedup.mark_duplicates``), counted per source and fate as they pass: one count per reason of
         section 3, kept and duplicate. A valid record left unmarked, or a reason section 3 does not list, has no
         fate: it is counted nowhere, and the identity fails."""
-        col = F.col
+        reason, valid, duplicate = F.col("reason"), F.col("reason").isNull(), F.col("is_duplicate")
         counts = []
         for i, name in enumerate(self.names):
-            mine = col("source_name") == name
-            valid = col("reason").isNull()
-            counts += [F.count(F.when(mine & (col("reason") == reason), 1)).alias(f"s{i}_{reason}")
-                       for reason in REASONS]
-            counts += [F.count(F.when(mine & valid & ~col("is_duplicate"), 1)).alias(f"s{i}_kept"),
-                       F.count(F.when(mine & valid & col("is_duplicate"), 1)).alias(f"s{i}_duplicates")]
+            mine = F.col("source_name") == name
+            counts += [F.count(F.when(mine & (reason == r), 1)).alias(f"s{i}_{r}") for r in REASONS]
+            counts += [F.count(F.when(mine & valid & ~duplicate, 1)).alias(f"s{i}_kept"),
+                       F.count(F.when(mine & valid & duplicate, 1)).alias(f"s{i}_duplicates")]
         return marked.observe(self._fates, *counts)
 
     def rows(self) -> list[dict]:

@@ -17,6 +17,7 @@ manifest.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
-    from pyspark.sql import Observation, SparkSession
+    from pyspark.sql import DataFrame, Observation, SparkSession
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -82,16 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.json:
         rows = spark.sparkContext.parallelize([path], 1).flatMap(json_array_rows)
         frames.append((path, spark.createDataFrame(rows, schema, verifySchema=False)))
-    observed = {}
-    selected = []
-    for path, df in frames:
-        observed[path] = Observation(os.path.basename(path))
-        projected = df.select([(F.col(c) if c in df.columns else F.lit(None)).cast("string").alias(c)
-                               for c in FIELDS])
-        selected.append(projected.observe(observed[path], F.count(F.lit(1)).alias("records")))
-    union = selected[0]
-    for df in selected[1:]:
-        union = union.unionByName(df)
+    observed = {path: Observation(os.path.basename(path)) for path, _ in frames}
+    union = functools.reduce(DataFrame.unionByName, [
+        df.select([(F.col(c) if c in df.columns else F.lit(None)).cast("string").alias(c) for c in FIELDS])
+        .observe(observed[path], F.count(F.lit(1)).alias("records")) for path, df in frames])
     union.dropDuplicates(["winery", "variety", "description"]).write.mode("overwrite").parquet(args.out)
     records = {os.path.basename(path): obs.get["records"] for path, obs in observed.items()}
     rows = spark.read.parquet(args.out).count()
