@@ -181,6 +181,18 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
     return rows
 
 
+def stops_its_session(master: str) -> bool:
+    """Whether ``main`` stops the session it created before it returns, given the session's master URL.
+
+    Not in local mode: there the driver and executors live in spark-submit's JVM, which exits as soon as this
+    process does, and its shutdown hook stops the context ("Invoking stop() from shutdown hook") in about 0.1 s.
+    PySpark's ``stop()`` also shuts its accumulator server down, whose handler polls once a second: it added
+    0.9 s to every run (SCALE=1, last job to exit: 1.3 s with it, 0.4 s without). On a cluster manager the job
+    still stops the context itself, so that the application ends cleanly before the driver process does.
+    """
+    return not master.startswith("local")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the job from its command line; 0 on success, 2 when a source or the accounting is wrong."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -196,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("curation of batch %s failed: %s", args.batch_date, exc)
         return 2
     finally:
-        if existing is None:
+        if existing is None and stops_its_session(spark.sparkContext.master):
             spark.stop()
     log.info("curation of batch %s done", args.batch_date)
     return 0

@@ -18,7 +18,8 @@ import pytest
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
 from spark.accounting import SourceCounts
 from spark.job import (
-    ADAPTIVE, main, marked_records, parse_args, run, source_specs, turn_off_adaptive_unless_configured,
+    ADAPTIVE, main, marked_records, parse_args, run, source_specs, stops_its_session,
+    turn_off_adaptive_unless_configured,
 )
 from spark.sources import Deferred
 from tests.real_samples import SAMPLES
@@ -315,6 +316,18 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     part = next(Path(out["counts"]).glob("part-*.json"))
     assert [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()] == EXPECTED_SAMPLE_COUNTS
     assert (Path(out["curated"]) / "_SUCCESS").exists()
+    # In local mode the job leaves stopping the context to the JVM's shutdown hook (stops_its_session), after
+    # its last log line; the hook still stops it.
+    log_text = done.stdout + done.stderr
+    assert log_text.index("curation of batch 2026-11-24 done") < log_text.index(
+        "SparkContext: Invoking stop() from shutdown hook") < log_text.index("Successfully stopped SparkContext")
+
+
+@pytest.mark.parametrize("master, stops", [("local[*]", False), ("local[2]", False), ("local", False),
+                                           ("yarn", True), ("spark://host:7077", True),
+                                           ("k8s://https://host:6443", True)])
+def test_the_job_stops_its_session_itself_only_on_a_cluster_manager(master, stops):
+    assert stops_its_session(master) is stops
 
 
 def test_main_exits_non_zero_for_a_json_source_missing_a_column(spark, tmp_path, write_file, caplog):
