@@ -78,9 +78,19 @@ class TransformWine(BatchTask, SparkSubmitTask):
         return str(ROOT / configured) if "/" in configured and not os.path.isabs(configured) else configured
 
     @property
-    def tracking_url_pattern(self) -> str:
+    def spark_ui_enabled(self) -> bool:
+        """Whether ``[spark] conf`` leaves the driver's web UI on (Spark's default is on)."""
+        return (self.conf or {}).get("spark.ui.enabled", "true").strip().lower() != "false"
+
+    @property
+    def tracking_url_pattern(self) -> str | None:
         if self.deploy_mode == "cluster":
             return super().tracking_url_pattern
+        if not self.spark_ui_enabled:
+            # Nothing to find, and searching costs a second a run: luigi's scanner process never sees the end of
+            # stderr (its readline returns b"", which it compares with ""), so luigi waits 1 s for it to finish
+            # and then kills it. Without a pattern, luigi runs spark-submit with its output straight to files.
+            return None
         # Spark 4 no longer logs "Bound SparkUI to ..., and started at <url>", which luigi.contrib.spark expects.
         return r"Successfully started service 'SparkUI' on port (\d+)"
 

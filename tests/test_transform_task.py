@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from luigi.contrib.spark import SparkSubmitTask
 
 from tasks.transform import ROOT, TransformWine, transfer_config
 
@@ -59,6 +60,38 @@ def test_s3a_mode_on_a_cluster_reads_and_writes_s3a_directly(config):
     assert paths == ["s3a://lake/raw/2026-01-02/winemag-data-130k-v2.csv",
                      "s3a://lake/raw/2026-01-02/winemag-data-130k-v2.json",
                      "s3a://lake/raw/2026-01-02/winemag-data_first150k.csv"]
+
+
+@pytest.mark.parametrize("deploy_mode, conf, pattern", [
+    ("client", "spark.ui.enabled=false|spark.sql.session.timeZone=UTC", None),
+    ("client", "spark.ui.enabled=False", None),
+    ("client", "spark.ui.enabled=true", r"Successfully started service 'SparkUI' on port (\d+)"),
+    ("client", "spark.sql.session.timeZone=UTC", r"Successfully started service 'SparkUI' on port (\d+)"),
+    ("cluster", "spark.ui.enabled=false", r"tracking URL: (https?://.*)\s"),
+])
+def test_spark_submits_stderr_is_searched_only_when_a_tracking_url_can_be_there(config, deploy_mode, conf, pattern):
+    config(f"[spark]\ndeploy-mode = {deploy_mode}\nconf = {conf}\n")
+    assert TransformWine(date=datetime.date(2026, 1, 2)).tracking_url_pattern == pattern
+
+
+def test_with_the_ui_off_spark_submit_runs_without_luigis_stderr_scanner(config, tmp_path, monkeypatch):
+    # The scanner (a forked process) costs a second a run; with the UI off there is nothing for it to find.
+    fake = tmp_path / "spark-submit"
+    fake.write_text("#!/bin/sh\necho \"INFO Utils: Successfully started service 'SparkUI' on port 4040.\" >&2\n"
+                    "echo done\n")
+    fake.chmod(0o755)
+    config(f"[spark]\nspark-submit = {fake}\nmaster = local[*]\nconf = spark.ui.enabled=false\n")
+    task = TransformWine(date=datetime.date(2026, 1, 2))
+    task._work = tmp_path
+
+    def scanner(*args, **kwargs):
+        raise AssertionError("luigi's tracking-URL scanner was started")
+
+    monkeypatch.setattr(TransformWine, "_proc_with_tracking_url_context", scanner)
+    reported = []
+    task.set_tracking_url = reported.append
+    SparkSubmitTask.run(task)  # luigi's own run: spark-submit as a subprocess
+    assert reported == []
 
 
 def test_python_workers_use_the_pipelines_interpreter(monkeypatch):
