@@ -96,8 +96,23 @@ def test_sample_output_schemas(spark, sample_run):
     assert [(f.name, f.dataType) for f in rejects.schema.fields] == [
         (f.name, f.dataType) for f in REJECTS_SCHEMA.fields]
     assert rejects.count() == 0
-    # Curated is written last, with its completion flag.
-    assert (base / "curated" / "_SUCCESS").stat().st_mtime_ns >= (base / "counts" / "_SUCCESS").stat().st_mtime_ns
+    # Curated's completion flag is written last, once the other outputs are committed.
+    flag = (base / "curated" / "_SUCCESS").stat()
+    assert flag.st_size == 0
+    for zone in ("rejects", "counts"):
+        assert flag.st_mtime_ns >= (base / zone / "_SUCCESS").stat().st_mtime_ns
+
+
+def test_no_completion_flag_when_another_output_fails(spark, tmp_path):
+    # The rejects are written beside the curated records: a failure there must leave the curated output
+    # without its flag, although its files are complete.
+    (tmp_path / "not-a-directory").write_text("")
+    out = outputs(tmp_path)
+    with pytest.raises(Exception, match="not-a-directory") as failure:
+        run(spark, BATCH, sample_sources(), out["curated"], str(tmp_path / "not-a-directory" / "rejects"),
+            out["counts"])
+    assert len(list((tmp_path / "curated").glob("part-*.parquet"))) == 4, failure.value
+    assert not (tmp_path / "curated" / "_SUCCESS").exists()
 
 
 def test_sample_golden_values(spark, sample_run):
