@@ -18,8 +18,8 @@ import pytest
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
 from spark.accounting import SourceCounts
 from spark.job import (
-    ADAPTIVE, main, marked_records, parse_args, run, source_specs, stops_its_session,
-    turn_off_adaptive_unless_configured,
+    ADAPTIVE, CACHE_COMPRESSED, apply_session_defaults, main, marked_records, parse_args, run, source_specs,
+    stops_its_session,
 )
 from spark.sources import Deferred
 from tests.real_samples import SAMPLES
@@ -255,12 +255,15 @@ def test_curated_files_must_be_positive(capsys):
     assert "--curated-files: must be at least 1, not 0" in capsys.readouterr().err
 
 
-def test_adaptive_execution_is_off_unless_the_spark_configuration_sets_it(spark, caplog):
-    spark.conf.set(ADAPTIVE, "true")  # a session setting is the job's to change; the SparkConf's is not
+def test_adaptive_execution_and_cache_compression_are_off_unless_the_spark_configuration_sets_them(spark, caplog):
+    # A session setting is the job's to change; the SparkConf's (spark-submit --conf) is not.
+    spark.conf.set(ADAPTIVE, "true")
+    spark.conf.set(CACHE_COMPRESSED, "true")
     with caplog.at_level(logging.INFO, logger="winepipe.spark.job"):
-        assert turn_off_adaptive_unless_configured(spark) is False
-    assert spark.conf.get(ADAPTIVE) == "false"
-    assert "adaptive query execution off (the job's default)" in caplog.text
+        assert apply_session_defaults(spark) == {ADAPTIVE: "false", CACHE_COMPRESSED: "false"}
+    assert spark.conf.get(ADAPTIVE) == "false" and spark.conf.get(CACHE_COMPRESSED) == "false"
+    assert "spark.sql.adaptive.enabled=false (the job's default)" in caplog.text
+    assert "spark.sql.inMemoryColumnarStorage.compressed=false (the job's default)" in caplog.text
 
 
 # HotSpot's HugeMethodLimit: a method of more bytecode is never JIT-compiled, it runs interpreted.
@@ -272,7 +275,7 @@ def test_generated_code_of_the_checks_stays_jit_compilable(spark, write_file):
     # it ran interpreted: 19 % of the job's CPU samples at SCALE=10, and 1 % once under the limit.
     specs = source_specs([*sample_sources(), {"name": "messy", "format": "csv", "precedence": 0,
                                               "path": write_file("messy.csv", MESSY_CSV)}])
-    turn_off_adaptive_unless_configured(spark)  # as run() plans it
+    apply_session_defaults(spark)  # as run() plans it
     spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
     marked = marked_records(spark, specs, Deferred(), SourceCounts([spec.name for spec in specs]))
     debug = getattr(spark._jvm.org.apache.spark.sql.execution.debug, "package")
@@ -318,6 +321,7 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     env["PYSPARK_PYTHON"] = sys.executable
     cmd = [str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
            "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.sql.adaptive.enabled=true",
+           "--conf", "spark.sql.inMemoryColumnarStorage.compressed=true",
            "--py-files", str(package), str(app),
            "--batch-date", BATCH, "--sources", json.dumps(sample_sources()),
            "--curated", out["curated"], "--rejects", out["rejects"], "--counts", out["counts"],
@@ -326,8 +330,8 @@ def test_spark_submit_script_mode_with_zipped_package(tmp_path):
     assert done.returncode == 0, done.stderr[-5000:]
     # spark-submit's Python runner merges the driver's stderr (where logging writes) into its stdout.
     assert "INFO winepipe.spark.job: curation of batch 2026-11-24 done" in done.stdout + done.stderr
-    assert ("adaptive query execution on (spark.sql.adaptive.enabled set in the Spark configuration)"
-            in done.stdout + done.stderr)
+    for setting in ("spark.sql.adaptive.enabled=true", "spark.sql.inMemoryColumnarStorage.compressed=true"):
+        assert f"INFO winepipe.spark.job: {setting} (set in the Spark configuration)" in done.stdout + done.stderr
     part = next(Path(out["counts"]).glob("part-*.json"))
     assert [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()] == EXPECTED_SAMPLE_COUNTS
     assert (Path(out["curated"]) / "_SUCCESS").exists()
