@@ -5,7 +5,9 @@ tree every 0.2 s (the JVMs and PySpark workers included) and keeps the maximum o
 process in the contender's session (it starts in a new one) plus the descendants of its first process, so a
 child that re-parents or starts its own session is still counted. ``getrusage(RUSAGE_CHILDREN).ru_maxrss``
 would give the largest *single* process instead, not the sum. Servers the contender talks to (MariaDB, moto,
-Redis, sshd) are shared and not counted. A 0.2 s sampler can miss a peak shorter than that.
+Redis, sshd) are shared and not counted. A 0.2 s sampler can miss a peak shorter than that. A child caught
+between ``vfork`` and ``exec`` (the JVM starts ``rm -rf`` that way when it shuts down) still runs in its
+parent's memory and reports the parent's very ``statm``: it is not counted twice (``resident_total``).
 """
 from __future__ import annotations
 
@@ -70,13 +72,25 @@ def tree_rss(root: int) -> int:
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
-    total = 0
+    statm: dict[int, tuple[int, int]] = {}
     for pid in members:
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
+            size, resident = Path(f"/proc/{pid}/statm").read_text().split()[:2]
+            statm[pid] = (int(size), int(resident))
+        except (OSError, ValueError):
             pass
-    return total
+    return resident_total(statm, parents) * PAGE
+
+
+def resident_total(statm: dict[int, tuple[int, int]], parents: dict[int, int]) -> int:
+    """Sum of the resident pages of the processes in ``statm`` ({pid: (size, resident) in pages}).
+
+    A process whose size and resident set equal its parent's to the page shares its parent's memory (a ``vfork``
+    child before its ``exec``): counted once, with its parent. Seen in a TransformWine run as a peak of 4,493 MiB,
+    twice the JVM's 2.2 GiB, against 2.5 GiB in the other runs.
+    """
+    return sum(resident for pid, (size, resident) in statm.items()
+               if statm.get(parents.get(pid, -1)) != (size, resident))
 
 
 class _Sampler(threading.Thread):
