@@ -4,15 +4,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import luigi
 from boto3.s3.transfer import TransferConfig
+from luigi.contrib.external_program import ExternalProgramRunContext
 from luigi.contrib.spark import SparkSubmitTask
 
 from tasks.base import BatchTask
@@ -25,6 +31,8 @@ log = logging.getLogger("winepipe.transform")
 ROOT = Path(__file__).resolve().parent.parent
 # The job writes its outputs in this order; curated's _SUCCESS is the task's completion flag, so it goes last.
 OUTPUTS = ("rejects", "counts", "curated")
+# How long the task waits for the rest of spark-submit's stderr once spark-submit has exited.
+STDERR_DRAIN_SECONDS = 30
 
 
 class transform(luigi.Config):  # noqa: N801 - the section name
@@ -87,12 +95,40 @@ class TransformWine(BatchTask, SparkSubmitTask):
         if self.deploy_mode == "cluster":
             return super().tracking_url_pattern
         if not self.spark_ui_enabled:
-            # Nothing to find, and searching costs a second a run: luigi's scanner process never sees the end of
-            # stderr (its readline returns b"", which it compares with ""), so luigi waits 1 s for it to finish
-            # and then kills it. Without a pattern, luigi runs spark-submit with its output straight to files.
+            # Nothing to find: without a pattern, luigi runs spark-submit with its output straight to files.
             return None
         # Spark 4 no longer logs "Bound SparkUI to ..., and started at <url>", which luigi.contrib.spark expects.
         return r"Successfully started service 'SparkUI' on port (\d+)"
+
+    @contextmanager
+    def _proc_with_tracking_url_context(self, proc_args: list[str], proc_kwargs: dict) -> Iterator[subprocess.Popen]:
+        # Replaces luigi 3.8.1's version, whose scanner (a forked process) never sees the end of stderr: it
+        # compares readline()'s b"" with "", so luigi waits 1 s for it after every run and then kills it. This one
+        # reads stderr in a thread until the end of the stream, copying it to luigi's capture file as luigi does.
+        capture = proc_kwargs.get("stderr")
+        proc = subprocess.Popen(proc_args, **{**proc_kwargs, "stderr": subprocess.PIPE})
+        pattern = re.compile(self.tracking_url_pattern)
+
+        def scan() -> None:
+            found = False
+            for line in iter(proc.stderr.readline, b""):
+                if capture is not None:
+                    capture.write(line)
+                match = None if found else pattern.search(line.decode("utf-8", "replace"))
+                if match:
+                    found = True
+                    self.set_tracking_url(self.build_tracking_url(match.group(1)))
+
+        scanner = threading.Thread(target=scan, name="spark-submit-stderr", daemon=True)
+        scanner.start()
+        try:
+            with ExternalProgramRunContext(proc):
+                yield proc
+        finally:
+            # The end of the stream comes when spark-submit and its children have exited; the timeout only guards
+            # against a grandchild that keeps stderr open.
+            scanner.join(STDERR_DRAIN_SECONDS)
+            proc.stderr.close()
 
     def build_tracking_url(self, logs_output: str) -> str:
         if self.deploy_mode == "cluster":

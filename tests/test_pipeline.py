@@ -108,7 +108,7 @@ def test_with_the_spark_ui_on_the_task_shows_its_tracking_url(ns, loaded_batch, 
     parser.add_config_path(str(override))
     try:
         task = TransformWine(date=date)
-        # luigi scans spark-submit's stderr in a forked process: collect what it reports through a file.
+        # What the task reports, collected through a file (the scanner is a thread of the task's process).
         reported = tmp_path / "tracking-urls"
         task.set_tracking_url = lambda url: reported.open("a").write(url + "\n")
         task.set_status_message = lambda message: None

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from luigi.contrib.external_program import ExternalProgramRunError
 from luigi.contrib.spark import SparkSubmitTask
 
 from tasks.transform import ROOT, TransformWine, transfer_config
@@ -92,6 +95,27 @@ def test_with_the_ui_off_spark_submit_runs_without_luigis_stderr_scanner(config,
     task.set_tracking_url = reported.append
     SparkSubmitTask.run(task)  # luigi's own run: spark-submit as a subprocess
     assert reported == []
+
+
+def test_with_the_ui_on_the_url_is_reported_and_stderr_is_read_to_its_end(config, tmp_path):
+    fake = tmp_path / "spark-submit"
+    fake.write_text("#!/bin/sh\n"
+                    "echo \"INFO Utils: Successfully started service 'SparkUI' on port 4041.\" >&2\n"
+                    "echo \"INFO Utils: Successfully started service 'SparkUI' on port 4042.\" >&2\n"
+                    "i=0; while [ $i -lt 3000 ]; do echo \"line $i\" >&2; i=$((i+1)); done\n"
+                    "echo 'the last line' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    config(f"[spark]\nspark-submit = {fake}\nmaster = local[*]\nconf = spark.ui.enabled=true\n")
+    task = TransformWine(date=datetime.date(2026, 1, 2))
+    task._work = tmp_path
+    reported = []
+    task.set_tracking_url = reported.append
+    with pytest.raises(ExternalProgramRunError) as failure:
+        SparkSubmitTask.run(task)  # luigi's own run: spark-submit as a subprocess, its stderr through our scanner
+    assert reported == [f"http://{socket.getfqdn()}:4041"]  # the first match only, in the task's own process
+    lines = failure.value.err.splitlines()
+    assert len(lines) == 3003 and lines[-1] == "the last line"
+    assert not [t for t in threading.enumerate() if t.name == "spark-submit-stderr"]
 
 
 def test_python_workers_use_the_pipelines_interpreter(monkeypatch):
