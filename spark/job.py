@@ -56,9 +56,10 @@ CACHE_COMPRESSED = "spark.sql.inMemoryColumnarStorage.compressed"
 # - adaptive query execution off: the job fixes its own partitioning (the review_id shuffle, the files' layout)
 #   and broadcasts its one join, so AQE has nothing to re-plan, and re-planning at every stage boundary costs
 #   about 5 % of the job;
-# - its cache uncompressed: the cache is built once and read once per output, and compressing it cost more than
-#   it saved: the check and de-duplication stage took 4.4-4.9 s with compression, 4.0-4.6 s without (6
-#   alternating runs; the job 19.8-21.0 s against 19.3-20.9 s).
+# - its cache uncompressed: the cache is built once and read twice (by the rejects and the curated output), and
+#   compressing it cost more than it saved. The check and de-duplication stage took 4.4-4.9 s with compression,
+#   4.0-4.6 s without (SCALE=1, 6 alternating runs), 27.3 s against 24.8 s at SCALE=10, where the cache grew from
+#   417 to 456 MiB. On a cluster with little executor memory, a larger cache may spill to disk sooner.
 SESSION_DEFAULTS = {ADAPTIVE: "false", CACHE_COMPRESSED: "false"}
 # Whether a Hadoop output committer writes _SUCCESS when it commits (a write option reaches the committer's conf).
 MARK_SUCCESS = "mapreduce.fileoutputcommitter.marksuccessfuljobs"
@@ -198,8 +199,14 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
             side = pool.submit(write_rejects_and_counts)
             kept = kept_records(marked).drop("reason", "record_text")
             derived = with_num_wines_of_variety(with_vintage(kept, batch_date))
-            curated_records(derived, batch_date).sortWithinPartitions("review_id") \
-                .write.mode("overwrite").option(MARK_SUCCESS, "false").parquet(curated)
+            try:
+                curated_records(derived, batch_date).sortWithinPartitions("review_id") \
+                    .write.mode("overwrite").option(MARK_SUCCESS, "false").parquet(curated)
+            except Exception:
+                # The curated write's error is the one raised; the other outputs' would otherwise go unreported.
+                if side.exception() is not None:
+                    log.error("writing the rejects and counts failed too: %s", side.exception())
+                raise
             side.result()
         write_success_flag(spark, curated)
     finally:
@@ -208,7 +215,12 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
 
 
 def write_success_flag(spark: SparkSession, directory: str) -> None:
-    """An empty ``_SUCCESS`` in ``directory`` (any Hadoop file system: local, ``s3a://``), as a committer writes it."""
+    """An empty ``_SUCCESS`` in ``directory``, on any Hadoop file system (local, ``s3a://``).
+
+    Hadoop's FileOutputCommitter writes the same empty file; the S3A committers write a JSON summary there instead,
+    but the caller's flag target only checks that the file exists. Needs a classic session (py4j), not Spark
+    Connect.
+    """
     hadoop_fs = spark.sparkContext._jvm.org.apache.hadoop.fs
     flag = hadoop_fs.Path(hadoop_fs.Path(directory), SUCCESS_FLAG)
     flag.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(flag, True).close()

@@ -29,7 +29,7 @@ from tasks.s3 import S3_MAX_PART, S3_MIN_PART, MiB, list_keys, s3_client, s3_fla
 log = logging.getLogger("winepipe.transform")
 
 ROOT = Path(__file__).resolve().parent.parent
-# The job writes its outputs in this order; curated's _SUCCESS is the task's completion flag, so it goes last.
+# Cleared and uploaded in this order: curated's _SUCCESS is the task's completion flag, so it is uploaded last.
 OUTPUTS = ("rejects", "counts", "curated")
 # How long the task waits for the rest of spark-submit's stderr once spark-submit has exited.
 STDERR_DRAIN_SECONDS = 30
@@ -87,7 +87,11 @@ class TransformWine(BatchTask, SparkSubmitTask):
 
     @property
     def spark_ui_enabled(self) -> bool:
-        """Whether ``[spark] conf`` leaves the driver's web UI on (Spark's default is on)."""
+        """Whether ``[spark] conf`` leaves the driver's web UI on (Spark's default is on).
+
+        Only ``[spark] conf`` is read: a UI turned off in spark-defaults.conf still looks on here, which costs a
+        scan of spark-submit's stderr for nothing, not a wrong result.
+        """
         return (self.conf or {}).get("spark.ui.enabled", "true").strip().lower() != "false"
 
     @property

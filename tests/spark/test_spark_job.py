@@ -115,6 +115,17 @@ def test_no_completion_flag_when_another_output_fails(spark, tmp_path):
     assert not (tmp_path / "curated" / "_SUCCESS").exists()
 
 
+def test_when_the_curated_output_fails_too_both_failures_are_reported(spark, tmp_path, caplog):
+    for name in ("curated-blocker", "rejects-blocker"):
+        (tmp_path / name).write_text("")  # a file where a directory should be made
+    with caplog.at_level(logging.ERROR, logger="winepipe.spark.job"), \
+            pytest.raises(Exception, match="curated-blocker") as failure:
+        run(spark, BATCH, sample_sources(), str(tmp_path / "curated-blocker" / "curated"),
+            str(tmp_path / "rejects-blocker" / "rejects"), str(tmp_path / "counts"))
+    assert "rejects-blocker" not in str(failure.value)
+    assert "writing the rejects and counts failed too" in caplog.text and "rejects-blocker" in caplog.text
+
+
 def test_sample_golden_values(spark, sample_run):
     base, _ = sample_run
     rows = {(r.source_name, r.source_row): r.asDict() for r in spark.read.parquet(str(base / "curated")).collect()}
