@@ -6,8 +6,9 @@ process in the contender's session (it starts in a new one) plus the descendants
 child that re-parents or starts its own session is still counted. ``getrusage(RUSAGE_CHILDREN).ru_maxrss``
 would give the largest *single* process instead, not the sum. Servers the contender talks to (MariaDB, moto,
 Redis, sshd) are shared and not counted. A 0.2 s sampler can miss a peak shorter than that. A child caught
-between ``vfork`` and ``exec`` (the JVM starts ``rm -rf`` that way when it shuts down) still runs in its
-parent's memory and reports the parent's very ``statm``: it is not counted twice (``resident_total``).
+between ``vfork`` and ``exec`` (Spark's ``Utils.deleteRecursively`` starts ``rm -rf`` through ``posix_spawn``
+when the JVM shuts down) still runs in its parent's memory and reports the parent's ``statm``: it is not counted
+twice (``resident_total``).
 """
 from __future__ import annotations
 
@@ -85,12 +86,15 @@ def tree_rss(root: int) -> int:
 def resident_total(statm: dict[int, tuple[int, int]], parents: dict[int, int]) -> int:
     """Sum of the resident pages of the processes in ``statm`` ({pid: (size, resident) in pages}).
 
-    A process whose size and resident set equal its parent's to the page shares its parent's memory (a ``vfork``
-    child before its ``exec``): counted once, with its parent. Seen in a TransformWine run as a peak of 4,493 MiB,
-    twice the JVM's 2.2 GiB, against 2.5 GiB in the other runs.
+    A process whose virtual size equals its parent's to the page shares its parent's memory: a ``vfork`` child
+    before its ``exec``, or a ``fork`` child that has not yet mapped memory of its own (its pages are its
+    parent's until written). It is counted once, with its parent. The resident sets are not compared: the two
+    are read one after the other, and a running parent's resident set moves in between. Without this, a
+    TransformWine run once reported a peak of 4,493 MiB, twice the JVM's 2.2 GiB, against 2.5 GiB in the other
+    runs.
     """
     return sum(resident for pid, (size, resident) in statm.items()
-               if statm.get(parents.get(pid, -1)) != (size, resident))
+               if size != statm.get(parents.get(pid, -1), (None,))[0])
 
 
 class _Sampler(threading.Thread):

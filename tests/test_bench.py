@@ -85,9 +85,10 @@ def test_the_namespace_is_cleaned_up(bench_run):
 def test_peak_rss_counts_a_child_that_shares_its_parents_memory_once():
     from bench.measure import resident_total
 
-    # pages: a JVM (10), its child between vfork and exec (11), the PySpark daemon (12) and a worker it forked (13)
+    # pages: a JVM (10), its child between vfork and exec (11, read a moment later: the JVM's resident set moved),
+    # the PySpark daemon (12) and a worker it forked that has memory of its own by now (13)
     parents = {10: 1, 11: 10, 12: 10, 13: 12}
-    statm = {10: (1_000_000, 550_000), 11: (1_000_000, 550_000), 12: (40_000, 3_000), 13: (40_000, 2_999)}
+    statm = {10: (1_000_000, 550_000), 11: (1_000_000, 550_012), 12: (40_000, 3_000), 13: (41_000, 2_999)}
     assert resident_total(statm, parents) == 550_000 + 3_000 + 2_999
     # Without its parent in the tree, the same numbers are a process of their own.
     assert resident_total({11: (1_000_000, 550_000)}, parents) == 550_000
