@@ -141,14 +141,15 @@ def apply_session_defaults(spark: SparkSession) -> dict[str, str]:
     A key the Spark configuration sets (``--conf``, ``[spark] conf``) keeps its value: an operator can turn
     adaptive query execution or the cache's compression back on without a code change.
     """
-    configured = spark.sparkContext.getConf()
+    configuration = spark.sparkContext.getConf()
     values = {}
     for key, default in SESSION_DEFAULTS.items():
-        if not configured.contains(key):
+        configured = configuration.contains(key)
+        if not configured:
             spark.conf.set(key, default)
         values[key] = spark.conf.get(key)
         log.info("%s=%s (%s)", key, values[key],
-                 "set in the Spark configuration" if configured.contains(key) else "the job's default")
+                 "set in the Spark configuration" if configured else "the job's default")
     return values
 
 
@@ -204,8 +205,9 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
                     .write.mode("overwrite").option(MARK_SUCCESS, "false").parquet(curated)
             except Exception:
                 # The curated write's error is the one raised; the other outputs' would otherwise go unreported.
-                if side.exception() is not None:
-                    log.error("writing the rejects and counts failed too: %s", side.exception())
+                side_error = side.exception()  # waits for the other outputs
+                if side_error is not None:
+                    log.error("writing the rejects and counts failed too: %s", side_error)
                 raise
             side.result()
         write_success_flag(spark, curated)

@@ -78,7 +78,7 @@ def test_spark_submits_stderr_is_searched_only_when_a_tracking_url_can_be_there(
 
 
 def test_with_the_ui_off_spark_submit_runs_without_luigis_stderr_scanner(config, tmp_path, monkeypatch):
-    # The scanner (a forked process) costs a second a run; with the UI off there is nothing for it to find.
+    # With the UI off there is nothing for a scanner to find, so none is started.
     fake = tmp_path / "spark-submit"
     fake.write_text("#!/bin/sh\necho \"INFO Utils: Successfully started service 'SparkUI' on port 4040.\" >&2\n"
                     "echo done\n")
