@@ -28,9 +28,29 @@ class SourceCounts:
         self._fates = Observation("fates")
 
     def observe_read(self, records: DataFrame) -> DataFrame:
-        """``records`` (every record read, with ``source_name``), counted per source as they pass."""
-        return records.observe(self._read, *[
-            F.count(F.when(F.col("source_name") == name, 1)).alias(f"read_{i}") for i, name in enumerate(self.names)])
+        """``records`` (every record read, with ``source_name`` and ``source_row``), counted per source as they
+        pass; also the largest and the sum of each source's record numbers (see ``check_record_numbers``)."""
+        aggregates = []
+        for i, name in enumerate(self.names):
+            row = F.when(F.col("source_name") == name, F.col("source_row"))
+            aggregates += [F.count(row).alias(f"read_{i}"), F.max(row).alias(f"last_row_{i}"),
+                           F.sum(row).alias(f"row_sum_{i}")]
+        return records.observe(self._read, *aggregates)
+
+    def check_record_numbers(self) -> None:
+        """Raise ``AccountingError`` for a source whose ``source_row`` values are not 1 to its count of records.
+
+        The readers number records from their position in a partition (a file, or a part of a file cut at record
+        boundaries, see ``spark.csv_parts``). A part that held another number of records than counted while
+        cutting would shift the numbers of the parts after it: repeated numbers and gaps, which move the largest
+        number or the sum away from those of 1..n. Valid after the action that fills ``rows``.
+        """
+        read = self._read.get
+        for i, name in enumerate(self.names):
+            count, last, total = read[f"read_{i}"], read[f"last_row_{i}"] or 0, read[f"row_sum_{i}"] or 0
+            if last != count or total != count * (count + 1) // 2:
+                raise AccountingError(f"source {name}: its {count} records are not numbered 1 to {count} "
+                                      f"(largest source_row {last}, sum {total})")
 
     def observe_fates(self, marked: DataFrame) -> DataFrame:
         """``marked`` (every record, with ``reason``, NULL when valid, and ``is_duplicate``, NULL for a reject, see

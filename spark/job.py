@@ -3,6 +3,7 @@
     spark-submit --py-files spark.zip spark/job.py --batch-date 2026-11-24 --sources '[{"name": ...,
         "format": "csv"|"json", "precedence": 3, "path": "/abs/file.csv" | "s3a://..."}, ...]'
         --curated OUT --rejects OUT --counts OUT [--shuffle-partitions N] [--curated-files N]
+        [--csv-parts N] [--work-dir DIR]
 
 Outputs: rejects (Parquet, ``contract.REJECTS_SCHEMA``), counts (one JSON-lines file, ``contract.COUNTS_SCHEMA``),
 curated (Parquet, ``contract.CURATED_SCHEMA``). Curated's ``_SUCCESS`` is the caller's completion flag: the job
@@ -23,9 +24,13 @@ if __name__ == "__main__":
         sys.path.append(os.path.dirname(_here))
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import urllib.parse  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from functools import reduce  # noqa: E402
@@ -36,6 +41,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from spark.accounting import AccountingError, SourceCounts, check_accounting, counts_frame  # noqa: E402
 from spark.contract import FIELDS  # noqa: E402
+from spark.csv_parts import parts_for, split_csv  # noqa: E402
 from spark.curated import curated_records  # noqa: E402
 from spark.dedup import kept_records, mark_duplicates  # noqa: E402
 from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
@@ -59,8 +65,12 @@ CACHE_COMPRESSED = "spark.sql.inMemoryColumnarStorage.compressed"
 # - its cache uncompressed: the cache is built once and read twice (by the rejects and the curated output), and
 #   compressing it cost more than it saved. The check and de-duplication stage took 4.4-4.9 s with compression,
 #   4.0-4.6 s without (SCALE=1, 6 alternating runs), 27.3 s against 24.8 s at SCALE=10, where the cache grew from
-#   417 to 456 MiB. On a cluster with little executor memory, a larger cache may spill to disk sooner.
-SESSION_DEFAULTS = {ADAPTIVE: "false", CACHE_COMPRESSED: "false"}
+#   417 to 456 MiB. On a cluster with little executor memory, a larger cache may spill to disk sooner;
+# - one file a task: Spark packs small files into one task up to a size it derives from the cores, each file
+#   costing openCostInBytes on top of its size. With the cost above the largest split size no two files share a
+#   task, so a CSV source cut into parts (spark.csv_parts) is read by as many tasks as it has parts.
+OPEN_COST = "spark.sql.files.openCostInBytes"
+SESSION_DEFAULTS = {ADAPTIVE: "false", CACHE_COMPRESSED: "false", OPEN_COST: str(1 << 40)}
 # Whether a Hadoop output committer writes _SUCCESS when it commits (a write option reaches the committer's conf).
 MARK_SUCCESS = "mapreduce.fileoutputcommitter.marksuccessfuljobs"
 SUCCESS_FLAG = "_SUCCESS"
@@ -79,6 +89,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--curated-files", type=_positive, default=CURATED_FILES,
                         help=f"Parquet files of the curated output, and the parallelism of the checks and "
                              f"de-duplication (default {CURATED_FILES})")
+    parser.add_argument("--csv-parts", type=int, default=0,
+                        help="local master: cut each local CSV source into this many parts at record boundaries, "
+                             "read by as many tasks; 0 (default): one a core, none under 8 MiB; 1: never cut")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the CSV sources' parts are written (default: the system's temporary directory)")
     return parser.parse_args(argv)
 
 
@@ -96,6 +111,34 @@ def source_specs(sources: Sequence[SourceSpec | dict]) -> list[SourceSpec]:
     if not specs or len(set(names)) != len(names):
         raise ValueError(f"--sources needs at least one source and unique names, got {names}")
     return specs
+
+
+def _local_file(path: str) -> str | None:
+    parsed = urllib.parse.urlparse(path)
+    if parsed.scheme not in ("", "file"):
+        return None
+    local = parsed.path if parsed.scheme else path
+    return local if os.path.isfile(local) else None
+
+
+def cut_csv_sources(specs: Sequence[SourceSpec], parts: int, directory: str) -> list[SourceSpec]:
+    """``specs`` with each local CSV source cut into parts under ``directory`` (``spark.csv_parts``).
+
+    ``parts``: how many a source; 0 picks them from the file's size and this machine's cores (``parts_for``).
+    A source that is not a local CSV file, or that cannot be cut, is left as it is.
+    """
+    cut = []
+    for number, spec in enumerate(specs):
+        local = _local_file(spec.path) if spec.format == "csv" else None
+        if local is None:
+            cut.append(spec)
+            continue
+        wanted = parts or parts_for(os.path.getsize(local), os.cpu_count() or 1)
+        subdirectory = os.path.join(directory, f"source-{number}")
+        os.makedirs(subdirectory, exist_ok=True)
+        files = split_csv(local, wanted, subdirectory)
+        cut.append(dataclasses.replace(spec, parts=tuple(files)) if len(files) > 1 else spec)
+    return cut
 
 
 def _fixed_layout(df: DataFrame, files: int, *keys: str) -> DataFrame:
@@ -119,8 +162,10 @@ def marked_records(spark: SparkSession, specs: Sequence[SourceSpec], deferred: D
     Hash partitioned on ``review_id`` into ``curated_files`` partitions: the job's one shuffle of all records.
     ``deferred`` and ``tally`` are filled by the first action that computes it (see ``run``).
     """
-    records = tally.observe_read(
-        reduce(DataFrame.unionByName, [read_source(spark, spec, deferred) for spec in specs]))
+    # Spark starts a stage's tasks in partition order, so the sources read by one task each (the JSON arrays)
+    # come first: a core that starts the longest task first leaves the parts of cut sources to fill in around it.
+    records = tally.observe_read(reduce(DataFrame.unionByName, [
+        read_source(spark, spec, deferred) for spec in sorted(specs, key=lambda spec: spec.tasks)]))
     # review_id normalises white space itself (trimming included), so it is hashed from the fields as read, where
     # each file is read (one partition a file). Only a valid record's review_id means anything; hashing the few
     # rejects too is cheaper than a condition that would repeat the rules' expression.
@@ -180,6 +225,7 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
         # the accounting, before anything is written.
         marked.write.format("noop").mode("overwrite").save()
         deferred.run_checks()
+        tally.check_record_numbers()
         rows = tally.rows()
         check_accounting(rows)
         for row in rows:
@@ -247,16 +293,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("winepipe").setLevel(logging.INFO)
     args = parse_args(argv)
     existing = SparkSession.getActiveSession()
-    spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
+    parts_dir = tempfile.mkdtemp(prefix="winepipe-csv-parts-", dir=args.work_dir)
     try:
-        run(spark, args.batch_date, args.sources, args.curated, args.rejects, args.counts, args.shuffle_partitions,
-            args.curated_files)
-    except (SourceSchemaError, AccountingError, ValueError) as exc:
-        log.error("curation of batch %s failed: %s", args.batch_date, exc)
-        return 2
+        try:
+            specs = source_specs(args.sources)
+        except ValueError as exc:
+            log.error("curation of batch %s failed: %s", args.batch_date, exc)
+            return 2
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winepipe-csv-parts") as pool:
+            # The sources are cut while the session starts (py4j waits for the JVM without holding the GIL).
+            cutting = pool.submit(cut_csv_sources, specs, args.csv_parts, parts_dir) if args.csv_parts != 1 else None
+            spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
+            master = spark.sparkContext.master
+            if cutting is not None and master.startswith("local"):
+                # Only a local master's executors see this machine's temporary files.
+                try:
+                    specs = cutting.result()
+                except OSError as exc:
+                    log.warning("reading the CSV sources uncut: cutting them into parts failed: %s", exc)
+        try:
+            run(spark, args.batch_date, specs, args.curated, args.rejects, args.counts, args.shuffle_partitions,
+                args.curated_files)
+        except (SourceSchemaError, AccountingError, ValueError) as exc:
+            log.error("curation of batch %s failed: %s", args.batch_date, exc)
+            return 2
+        finally:
+            if existing is None and stops_its_session(master):
+                spark.stop()
     finally:
-        if existing is None and stops_its_session(spark.sparkContext.master):
-            spark.stop()
+        shutil.rmtree(parts_dir, ignore_errors=True)
     log.info("curation of batch %s done", args.batch_date)
     return 0
 

@@ -5,9 +5,12 @@ the file, header not counted), the 13 fields as read (strings, untouched, NULL w
 source), ``unparsed_text`` (the record's text when it could not be parsed into fields) and ``malformed``.
 
 CSV: Spark's reader with ``multiLine`` reads a file as one partition, in file order, so the position of a row in
-that partition is its record number (``monotonically_increasing_id`` keeps it in its low 33 bits); a path that
-yields more than one partition is refused rather than numbered wrongly. Blank lines are not records. Wrong field
-counts and broken quoting land in the corrupt-record column (``unparsed_text``). The file is read as ISO-8859-1,
+that partition is its record number (``monotonically_increasing_id`` keeps it in its low 33 bits). A source cut
+into parts (``spark.csv_parts``) is read one partition a part, and a record's number is its part's first record
+number (counted while cutting) plus its position in the part; the job checks that the numbers of each source's
+records are 1 to their count (``spark.accounting.SourceCounts``). A read that does not give one partition a file
+is refused rather than numbered wrongly. Blank lines are not records. Wrong field counts and broken quoting land
+in the corrupt-record column (``unparsed_text``). The file is read as ISO-8859-1,
 which maps every byte to one character, so nothing is replaced while parsing (all CSV syntax is ASCII, and no
 UTF-8 multi-byte sequence contains an ASCII byte); each field is then turned back into its original bytes and
 checked to be valid UTF-8. A record with invalid UTF-8 anywhere is malformed; its text (the corrupt-record text,
@@ -35,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from spark.contract import FIELDS, REQUIRED_FIELDS
+from spark.csv_parts import CsvPart
 from spark.json_array import JSON_RECORD_SCHEMA, record_rows, record_rows_of_file
 
 log = logging.getLogger("winepipe.spark.sources")
@@ -51,12 +55,22 @@ class SourceSchemaError(ValueError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source of a batch, as configured: its name, format, de-duplication precedence and file path/URI."""
+    """One source of a batch, as configured: its name, format, de-duplication precedence and file path/URI.
+
+    ``parts``: for a CSV source cut into parts (``spark.csv_parts.split_csv``), the files to read instead of
+    ``path``, in order.
+    """
 
     name: str
     format: str
     precedence: int
     path: str
+    parts: tuple[CsvPart, ...] = ()
+
+    @property
+    def tasks(self) -> int:
+        """How many tasks read the source."""
+        return max(1, len(self.parts))
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> SourceSpec:
@@ -118,15 +132,30 @@ def read_csv_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
     physical = [f"_c{i}" for i in range(len(header))]
     schema = StructType([StructField(name, StringType()) for name in physical]
                         + [StructField(_CORRUPT, StringType())])
+    parts = source.parts or (CsvPart(source.path),)
     parsed = (spark.read.schema(schema)
               .options(header="true", enforceSchema="true", multiLine="true", mode="PERMISSIVE",
                        columnNameOfCorruptRecord=_CORRUPT, quote='"', escape='"', encoding="ISO-8859-1")
-              .csv(source.path))
+              .csv([part.path for part in parts]))
     partitions = parsed.rdd.getNumPartitions()
-    if partitions > 1:
-        raise ValueError(f"source {source.name}: {source.path} must be one file (read as {partitions} partitions)")
-    numbered = parsed.select(
-        "*", ((F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_IN_PARTITION))) + 1).alias("source_row"))
+    if partitions != len(parts):
+        raise ValueError(f"source {source.name}: {source.path} must be read as {len(parts)} partition(s), one a "
+                         f"file, not {partitions}")
+    in_part = F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_IN_PARTITION))
+    if len(parts) == 1:
+        numbered = parsed.select("*", (in_part + 1).alias("source_row"))
+    else:
+        names = [os.path.basename(part.path) for part in parts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source {source.name}: the names of its parts are not unique: {names}")
+        file_name = F.col("_metadata.file_name")
+        # A CASE that ends in a literal, not a map lookup: source_row stays non-nullable, as the generated code of
+        # the checks and the window that use it is sized for (see test_generated_code_of_the_checks_...).
+        first_row = F.when(file_name == names[0], F.lit(parts[0].first_row))
+        for name, part in zip(names[1:], parts[1:]):
+            first_row = first_row.when(file_name == name, F.lit(part.first_row))
+        # A row of no known part (none) would be numbered from 0, which the job's check of the numbers refuses.
+        numbered = parsed.select("*", (first_row.otherwise(F.lit(0)) + in_part).alias("source_row"))
     # Three projections, each computing its expensive columns once: Spark does not merge a projection into the
     # next when that would repeat a costly expression, whereas one projection repeating ``malformed`` in every
     # field would evaluate the UTF-8 checks once per field (subexpression elimination skips CASE WHEN values).

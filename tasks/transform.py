@@ -46,6 +46,9 @@ class transform(luigi.Config):  # noqa: N801 - the section name
     curated_files = luigi.IntParameter(
         default=4, description="Parquet files of the curated output: also how many tasks check and de-duplicate "
                                "the records (the job's one shuffle of all records), so size it for the data")
+    csv_parts = luigi.IntParameter(
+        default=0, description="io=local: the job cuts each CSV source into this many parts at record boundaries, "
+                               "so that several tasks parse it; 0: one a core, none under 8 MiB; 1: never")
     s3_part_size_mb = luigi.IntParameter(
         default=8, description="io=local: objects larger than this are staged and uploaded in parts of this size, "
                                "several at a time (boto3's managed transfer, whose default is 8); 0: one request "
@@ -160,9 +163,13 @@ class TransformWine(BatchTask, SparkSubmitTask):
             def raw(src): return str(self._work / "raw" / src.file)
             def out(zone): return str(self._work / "out" / zone)
         spec = [{"name": s.name, "format": s.format, "precedence": s.precedence, "path": raw(s)} for s in sources()]
-        return ["--batch-date", f"{self.date:%Y-%m-%d}", "--sources", json.dumps(spec),
-                "--curated", out("curated"), "--rejects", out("rejects"), "--counts", out("counts"),
-                "--shuffle-partitions", str(cfg.shuffle_partitions), "--curated-files", str(cfg.curated_files)]
+        options = ["--batch-date", f"{self.date:%Y-%m-%d}", "--sources", json.dumps(spec),
+                   "--curated", out("curated"), "--rejects", out("rejects"), "--counts", out("counts"),
+                   "--shuffle-partitions", str(cfg.shuffle_partitions), "--curated-files", str(cfg.curated_files)]
+        if cfg.io == "local":
+            # The parts go to the task's work dir, which the task removes whatever happens.
+            options += ["--csv-parts", str(cfg.csv_parts), "--work-dir", str(self._work)]
+        return options
 
     # -- run ----------------------------------------------------------------------------------
     def run(self) -> None:

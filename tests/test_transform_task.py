@@ -38,6 +38,8 @@ def test_local_mode_reads_and_writes_the_staged_work_dir(config):
     assert args[args.index("--counts") + 1] == "/scratch/w1/out/counts"
     assert args[args.index("--shuffle-partitions") + 1] == "6"
     assert args[args.index("--curated-files") + 1] == "3"
+    assert args[args.index("--csv-parts") + 1] == "0"
+    assert args[args.index("--work-dir") + 1] == "/scratch/w1"
     sources = json.loads(args[args.index("--sources") + 1])
     assert [(s["name"], s["format"], s["precedence"], s["path"]) for s in sources] == [
         ("reviews_130k_csv", "csv", 3, "/scratch/w1/raw/winemag-data-130k-v2.csv"),
@@ -63,6 +65,8 @@ def test_s3a_mode_on_a_cluster_reads_and_writes_s3a_directly(config):
     assert paths == ["s3a://lake/raw/2026-01-02/winemag-data-130k-v2.csv",
                      "s3a://lake/raw/2026-01-02/winemag-data-130k-v2.json",
                      "s3a://lake/raw/2026-01-02/winemag-data_first150k.csv"]
+    # Cutting a CSV source into parts needs local files and a machine-local work dir.
+    assert "--csv-parts" not in args and "--work-dir" not in args
 
 
 @pytest.mark.parametrize("deploy_mode, conf, pattern", [

@@ -92,3 +92,23 @@ def test_a_reason_section_3_does_not_list_is_no_fate(records):
     assert "made_up" not in rows[0]["rejected_by_reason"]
     with pytest.raises(AccountingError, match=r"records_read 2 != rejected 0 \+ kept 1 \+ duplicates 0"):
         check_accounting(rows)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([1, 2, 3, 4], None),
+    ([], None),
+    ([1, 2, 4, 5], r"source a: its 4 records are not numbered 1 to 4 \(largest source_row 5, sum 12\)"),  # a gap
+    ([1, 2, 2, 3], r"largest source_row 3, sum 8"),                                                    # a repeat
+    ([1, 3, 3, 4], r"largest source_row 4, sum 11"),                                              # a repeat, a gap
+])
+def test_record_numbers_must_be_one_to_the_count(records, rows, message):
+    # A part of a cut CSV file read with another number of records than counted shifts the parts after it.
+    tally = SourceCounts(["a", "b"])
+    read = tally.observe_read(records(*[{"source_name": "a", "source_row": row} for row in rows],
+                                      {"source_name": "b", "source_row": 1}))
+    read.write.format("noop").mode("overwrite").save()
+    if message is None:
+        tally.check_record_numbers()
+    else:
+        with pytest.raises(AccountingError, match=message):
+            tally.check_record_numbers()

@@ -166,3 +166,66 @@ def test_json_column_check_deferred_to_the_first_full_pass(spark, write_file):
     df = read_source(spark, SourceSpec("json_src", "json", 1, good), deferred)
     assert df.count() == 2
     deferred.run_checks()
+
+
+def messy_csv_records() -> list[bytes]:
+    """Records of the kinds a batch has, at the start of a file (cut points fall among all of them)."""
+    wrapped = '"' + rec130(3).replace('"', '""') + '"'
+    kinds = [
+        rec130(0, description='two lines,\nwith "quotes"', winery="Multi").encode(),
+        b"",                                                               # a blank line: no record
+        wrapped.encode(),                                                  # malformed: one field
+        b"4,Italy,too,few",                                                # malformed: field count
+        rec130(5, description="caf\x00", winery="Bad").encode().replace(b"caf\x00", b"caf\xe9"),  # not UTF-8
+        b"   ",                                                            # white space only: a record
+        rec130(7, description="\u00c5land \u2028 x", winery="\u00c5").encode(),
+        rec130(8, description='""', winery="Quotes").encode(),
+    ]
+    return [*kinds, *[rec130(i, description=f"d{i}\n{i}", winery=f"W{i}").encode() for i in range(9, 60)]]
+
+
+@pytest.fixture
+def one_file_a_task(spark):
+    """The job's session setting (spark.job.SESSION_DEFAULTS) under which a cut source's parts are read."""
+    from spark.job import OPEN_COST, SESSION_DEFAULTS
+    previous = spark.conf.get(OPEN_COST)
+    spark.conf.set(OPEN_COST, SESSION_DEFAULTS[OPEN_COST])
+    yield
+    spark.conf.set(OPEN_COST, previous)
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_a_source_cut_into_parts_reads_as_the_whole_file(spark, tmp_path, write_file, one_file_a_task, eol, parts):
+    from spark.csv_parts import split_csv
+    content = eol.join([b"\xef\xbb\xbf" + HEADER_130K.encode(), *messy_csv_records()]) + eol
+    # A stray quote near the end: no cut after it, and the last part holds it as the whole file does.
+    content += b'60,Italy,stray "quote,,87,15.0,S,E,,K,@k,T,V,Stray' + eol + rec130(61, winery="Last").encode()
+    path = write_file("messy.csv", content)
+    (tmp_path / "parts").mkdir()
+    cut = split_csv(path, parts, str(tmp_path / "parts"))
+    assert len(cut) == parts
+    whole = read(spark, path)
+    assert [r.source_row for r in whole] == list(range(1, 61))
+    assert [r.source_row for r in whole if r.malformed] == [2, 3, 4, 5]
+    assert (whole[58].description, whole[59].winery) == ('stray "quote', "Last")
+    df = read_source(spark, SourceSpec("src", "csv", 1, path, parts=tuple(cut)))
+    assert df.rdd.getNumPartitions() == parts
+    assert df.orderBy("source_row").collect() == whole
+
+
+def test_a_read_that_packs_parts_into_fewer_partitions_is_refused(spark, tmp_path, write_file):
+    from spark.csv_parts import split_csv
+    path = write_file("p.csv", b"\n".join([HEADER_130K.encode(), *messy_csv_records()]) + b"\n")
+    (tmp_path / "parts").mkdir()
+    cut = split_csv(path, 3, str(tmp_path / "parts"))
+    previous = spark.conf.get("spark.sql.files.openCostInBytes")
+    # Files cost only their size, and one task may take all the bytes: the three parts share one task.
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+    spark.conf.set("spark.sql.files.minPartitionNum", "1")
+    try:
+        with pytest.raises(ValueError, match=r"must be read as 3 partition\(s\), one a file, not 1"):
+            read_source(spark, SourceSpec("src", "csv", 1, path, parts=tuple(cut)))
+    finally:
+        spark.conf.set("spark.sql.files.openCostInBytes", previous)
+        spark.conf.unset("spark.sql.files.minPartitionNum")
