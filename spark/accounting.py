@@ -43,7 +43,8 @@ class SourceCounts:
         The readers number records from their position in a partition (a file, or a part of a file cut at record
         boundaries, see ``spark.csv_parts``). A part that held another number of records than counted while
         cutting would shift the numbers of the parts after it: repeated numbers and gaps, which move the largest
-        number or the sum away from those of 1..n. Valid after the action that fills ``rows``.
+        number or the sum away from those of 1..n (only errors that cancel out in both would pass). Valid after
+        the action that fills ``rows``.
         """
         read = self._read.get
         for i, name in enumerate(self.names):

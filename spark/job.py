@@ -35,7 +35,7 @@ from collections.abc import Sequence  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from functools import reduce  # noqa: E402
 
-from pyspark import StorageLevel, inheritable_thread_target  # noqa: E402
+from pyspark import SparkConf, StorageLevel, inheritable_thread_target  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -121,16 +121,21 @@ def _local_file(path: str) -> str | None:
     return local if os.path.isfile(local) else None
 
 
+# Hadoop picks a codec by the file name's extension: a compressed file is not text to cut, and its parts, named
+# .csv, would be read undecompressed.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".br", ".lzo")
+
+
 def cut_csv_sources(specs: Sequence[SourceSpec], parts: int, directory: str) -> list[SourceSpec]:
     """``specs`` with each local CSV source cut into parts under ``directory`` (``spark.csv_parts``).
 
     ``parts``: how many a source; 0 picks them from the file's size and this machine's cores (``parts_for``).
-    A source that is not a local CSV file, or that cannot be cut, is left as it is.
+    A source that is not a local, uncompressed CSV file, or that cannot be cut, is left as it is.
     """
     cut = []
     for number, spec in enumerate(specs):
         local = _local_file(spec.path) if spec.format == "csv" else None
-        if local is None:
+        if local is None or local.lower().endswith(COMPRESSED_SUFFIXES):
             cut.append(spec)
             continue
         wanted = parts or parts_for(os.path.getsize(local), os.cpu_count() or 1)
@@ -274,6 +279,12 @@ def write_success_flag(spark: SparkSession, directory: str) -> None:
     flag.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(flag, True).close()
 
 
+def cuts_csv_sources(master: str, csv_parts: int) -> bool:
+    """Whether ``main`` cuts the local CSV sources into parts (``--csv-parts``), given the master URL: only for a
+    local master, whose executors read this machine's temporary files."""
+    return csv_parts != 1 and master.startswith("local")
+
+
 def stops_its_session(master: str) -> bool:
     """Whether ``main`` stops the session it created before it returns, given the session's master URL.
 
@@ -300,13 +311,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             log.error("curation of batch %s failed: %s", args.batch_date, exc)
             return 2
+        # spark-submit passed the master to the JVM, whose configuration SparkConf reads before any context exists.
+        master = existing.sparkContext.master if existing else SparkConf().get("spark.master", "local[*]")
+        cut = cuts_csv_sources(master, args.csv_parts)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winepipe-csv-parts") as pool:
             # The sources are cut while the session starts (py4j waits for the JVM without holding the GIL).
-            cutting = pool.submit(cut_csv_sources, specs, args.csv_parts, parts_dir) if args.csv_parts != 1 else None
+            cutting = pool.submit(cut_csv_sources, specs, args.csv_parts, parts_dir) if cut else None
             spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
             master = spark.sparkContext.master
-            if cutting is not None and master.startswith("local"):
-                # Only a local master's executors see this machine's temporary files.
+            if cutting is not None:
                 try:
                     specs = cutting.result()
                 except OSError as exc:

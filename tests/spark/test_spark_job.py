@@ -18,8 +18,8 @@ import pytest
 from spark.contract import CURATED_SCHEMA, REASONS, REJECTS_SCHEMA
 from spark.accounting import SourceCounts
 from spark.job import (
-    ADAPTIVE, CACHE_COMPRESSED, apply_session_defaults, cut_csv_sources, main, marked_records, parse_args, run,
-    source_specs, stops_its_session,
+    ADAPTIVE, CACHE_COMPRESSED, apply_session_defaults, cut_csv_sources, cuts_csv_sources, main, marked_records,
+    parse_args, run, source_specs, stops_its_session,
 )
 from spark.sources import Deferred
 from tests.real_samples import SAMPLES
@@ -407,3 +407,27 @@ def test_csv_sources_cut_into_parts_give_the_same_files(spark, tmp_path, write_f
         assert part_contents(spark, Path(cut[zone])) == part_contents(spark, Path(whole[zone]))
     assert spark.read.json(cut["counts"]).collect() == spark.read.json(whole["counts"]).collect()
     assert (Path(cut["curated"]) / "_SUCCESS").exists()
+
+
+@pytest.mark.parametrize("master, csv_parts, cuts", [
+    ("local[*]", 0, True), ("local[2]", 3, True), ("local", 0, True), ("local[*]", 1, False),
+    ("yarn", 0, False), ("spark://host:7077", 4, False), ("k8s://https://host:6443", 0, False),
+])
+def test_csv_sources_are_cut_only_for_a_local_master(master, csv_parts, cuts):
+    assert cuts_csv_sources(master, csv_parts) is cuts
+
+
+def test_compressed_and_remote_csv_sources_are_not_cut(tmp_path):
+    import gzip
+    text = MESSY_CSV.encode() + b"\n"
+    plain, packed = tmp_path / "plain.csv", tmp_path / "packed.csv.gz"
+    plain.write_bytes(text)
+    packed.write_bytes(gzip.compress(text, compresslevel=0))  # stored: its text would look cuttable
+    specs = source_specs([{"name": name, "format": "csv", "precedence": 1, "path": path} for name, path in (
+        ("plain", str(plain)), ("packed", str(packed)), ("remote", "s3a://bucket/raw/plain.csv"))])
+    (tmp_path / "parts").mkdir()
+    cut = cut_csv_sources(specs, 2, str(tmp_path / "parts"))
+    assert [len(spec.parts) for spec in cut] == [2, 0, 0]
+    assert cut[1:] == specs[1:]
+    assert sorted(p.relative_to(tmp_path / "parts").as_posix() for p in (tmp_path / "parts").rglob("*.csv")) == [
+        "source-0/part-00000.csv", "source-0/part-00001.csv"]
