@@ -30,7 +30,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
-import urllib.parse  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from functools import reduce  # noqa: E402
@@ -48,7 +47,7 @@ from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
 from spark.keys import review_id_of  # noqa: E402
 from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
 from spark.rules import trim_fields, with_reject_reason  # noqa: E402
-from spark.sources import Deferred, SourceSchemaError, SourceSpec, read_source  # noqa: E402
+from spark.sources import Deferred, SourceSchemaError, SourceSpec, local_path, read_source  # noqa: E402
 
 log = logging.getLogger("winepipe.spark.job")
 
@@ -113,14 +112,6 @@ def source_specs(sources: Sequence[SourceSpec | dict]) -> list[SourceSpec]:
     return specs
 
 
-def _local_file(path: str) -> str | None:
-    parsed = urllib.parse.urlparse(path)
-    if parsed.scheme not in ("", "file"):
-        return None
-    local = parsed.path if parsed.scheme else path
-    return local if os.path.isfile(local) else None
-
-
 # Hadoop picks a codec by the file name's extension: a compressed file is not text to cut, and its parts, named
 # .csv, would be read undecompressed.
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".br", ".lzo")
@@ -134,8 +125,8 @@ def cut_csv_sources(specs: Sequence[SourceSpec], parts: int, directory: str) -> 
     """
     cut = []
     for number, spec in enumerate(specs):
-        local = _local_file(spec.path) if spec.format == "csv" else None
-        if local is None or local.lower().endswith(COMPRESSED_SUFFIXES):
+        local = local_path(spec.path) if spec.format == "csv" else None
+        if local is None or not os.path.isfile(local) or local.lower().endswith(COMPRESSED_SUFFIXES):
             cut.append(spec)
             continue
         wanted = parts or parts_for(os.path.getsize(local), os.cpu_count() or 1)
@@ -304,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("winepipe").setLevel(logging.INFO)
     args = parse_args(argv)
     existing = SparkSession.getActiveSession()
-    parts_dir = tempfile.mkdtemp(prefix="winepipe-csv-parts-", dir=args.work_dir)
+    parts_dir = None
     try:
         try:
             specs = source_specs(args.sources)
@@ -313,10 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         # spark-submit passed the master to the JVM, whose configuration SparkConf reads before any context exists.
         master = existing.sparkContext.master if existing else SparkConf().get("spark.master", "local[*]")
-        cut = cuts_csv_sources(master, args.csv_parts)
+        if cuts_csv_sources(master, args.csv_parts):
+            parts_dir = tempfile.mkdtemp(prefix="winepipe-csv-parts-", dir=args.work_dir)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winepipe-csv-parts") as pool:
             # The sources are cut while the session starts (py4j waits for the JVM without holding the GIL).
-            cutting = pool.submit(cut_csv_sources, specs, args.csv_parts, parts_dir) if cut else None
+            cutting = pool.submit(cut_csv_sources, specs, args.csv_parts, parts_dir) if parts_dir else None
             spark = existing or SparkSession.builder.appName("winepipe-curate").getOrCreate()
             master = spark.sparkContext.master
             if cutting is not None:
@@ -334,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if existing is None and stops_its_session(master):
                 spark.stop()
     finally:
-        shutil.rmtree(parts_dir, ignore_errors=True)
+        if parts_dir:
+            shutil.rmtree(parts_dir, ignore_errors=True)
     log.info("curation of batch %s done", args.batch_date)
     return 0
 

@@ -212,15 +212,23 @@ def _check_json_keys(source: SourceSpec, all_keys, objects: int) -> None:
         check_columns(source.name, sorted(all_keys))
 
 
+def local_path(path: str) -> str | None:
+    """The file system path of a source's ``path`` when it names a local file (no scheme, or ``file:``), else
+    None (``s3a://``, ``hdfs://``, ...)."""
+    parsed = urllib.parse.urlparse(path)
+    if parsed.scheme == "file":
+        return parsed.path
+    return path if parsed.scheme == "" else None
+
+
 def _json_records(spark: SparkSession, path: str) -> RDD:
     """The record tuples of a JSON source, in one partition.
 
     A local file is streamed by the task that reads it (bounded memory); a remote one (``s3a://``, ``hdfs://``) is
     read as one binary record, so its size is bounded by the executor's memory.
     """
-    scheme = urllib.parse.urlparse(path).scheme
-    if scheme in ("", "file"):
-        local = urllib.parse.urlparse(path).path if scheme else path
+    local = local_path(path)
+    if local is not None:
         if not os.path.isfile(local):
             raise FileNotFoundError(f"JSON source {path} does not exist")
         return spark.sparkContext.parallelize([local], 1).flatMap(record_rows_of_file)
