@@ -16,16 +16,18 @@ class AccountingError(RuntimeError):
 class SourceCounts:
     """Section 5's counts of a job's sources, from two independent points of the job.
 
-    ``observe_read`` counts the records where they come out of the readers; ``observe_fates`` counts what the
-    checks and de-duplication made of them. Both are Spark ``Observation``s, filled by the first action that
-    computes the records, so neither needs a pass of its own. A record lost or doubled between the two points
-    makes the identity fail.
+    ``observe_read`` counts the records where they come out of the readers. What the checks and de-duplication
+    made of them is counted after de-duplication: ``observe_duplicates`` counts the duplicates as they pass,
+    ``count_survivors`` the kept records and the rejects, once the duplicates are dropped. The observations are
+    filled by the action of ``count_survivors``, so the job needs no pass of its own for the counts. A record
+    lost or doubled between the readers and the fates makes the identity fail.
     """
 
     def __init__(self, source_names: Sequence[str]) -> None:
         self.names = list(source_names)
         self._read = Observation("records_read")
-        self._fates = Observation("fates")
+        self._duplicates = Observation("duplicates")
+        self._survivors: dict[tuple[str, str | None], int] = {}
 
     def observe_read(self, records: DataFrame) -> DataFrame:
         """``records`` (every record read, with ``source_name`` and ``source_row``), counted per source as they
@@ -53,34 +55,36 @@ class SourceCounts:
                 raise AccountingError(f"source {name}: its {count} records are not numbered 1 to {count} "
                                       f"(largest source_row {last}, sum {total})")
 
-    def observe_fates(self, marked: DataFrame) -> DataFrame:
-        """``marked`` (every record, with ``reason``, NULL when valid, and ``is_duplicate``, NULL for a reject, see
-        ``spark.dedup.mark_duplicates``), counted per source and fate as they pass: one count per reason of
-        section 3, kept and duplicate. A valid record left unmarked, or a reason section 3 does not list, has no
-        fate: it is counted nowhere, and the identity fails."""
-        reason, valid, duplicate = F.col("reason"), F.col("reason").isNull(), F.col("is_duplicate")
-        counts = []
-        for i, name in enumerate(self.names):
-            mine = F.col("source_name") == name
-            counts += [F.count(F.when(mine & (reason == r), 1)).alias(f"s{i}_{r}") for r in REASONS]
-            counts += [F.count(F.when(mine & valid & ~duplicate, 1)).alias(f"s{i}_kept"),
-                       F.count(F.when(mine & valid & duplicate, 1)).alias(f"s{i}_duplicates")]
-        return marked.observe(self._fates, *counts)
+    def observe_duplicates(self, marked: DataFrame) -> DataFrame:
+        """``marked`` (every record, with ``is_duplicate``, see ``spark.dedup.mark_duplicates``), with its
+        duplicates counted per source as they pass."""
+        duplicate = F.col("is_duplicate")
+        return marked.observe(self._duplicates, *[
+            F.count(F.when((F.col("source_name") == name) & duplicate, 1)).alias(f"duplicates_{i}")
+            for i, name in enumerate(self.names)])
+
+    def count_survivors(self, survivors: DataFrame) -> None:
+        """Count the records of ``survivors`` (``spark.dedup.without_duplicates``: the kept records and the
+        rejects, with ``reason``, NULL when kept) per source and reason: an action, the job's pass over the
+        records. A valid record left unmarked is no survivor and no duplicate, and a reason section 3 does not
+        list is counted nowhere in ``rows``: either way the identity fails."""
+        self._survivors = {(row["source_name"], row["reason"]): int(row["count"])
+                           for row in survivors.groupBy("source_name", "reason").count().collect()}
 
     def rows(self) -> list[dict]:
         """One ``COUNTS_SCHEMA`` dict per source, by source name (also for a source with no records).
 
-        Valid once an action computed the records observed by ``observe_read`` and ``observe_fates`` (the job's
-        cache-filling pass). ``rejected_by_reason`` lists every reason of section 3, with 0 where no record
-        failed it.
+        Valid after ``count_survivors``, whose action also computed the records observed by ``observe_read``
+        and ``observe_duplicates``. ``rejected_by_reason`` lists every reason of section 3, with 0 where no
+        record failed it.
         """
-        read, fates = self._read.get, self._fates.get
+        read, duplicates = self._read.get, self._duplicates.get
         rows = []
         for i, name in enumerate(self.names):
-            by_reason = {reason: int(fates[f"s{i}_{reason}"]) for reason in REASONS}
+            by_reason = {reason: self._survivors.get((name, reason), 0) for reason in REASONS}
             rows.append({"source_name": name, "records_read": int(read[f"read_{i}"]),
-                         "rejected": sum(by_reason.values()), "kept": int(fates[f"s{i}_kept"]),
-                         "duplicates": int(fates[f"s{i}_duplicates"]), "rejected_by_reason": by_reason})
+                         "rejected": sum(by_reason.values()), "kept": self._survivors.get((name, None), 0),
+                         "duplicates": int(duplicates[f"duplicates_{i}"]), "rejected_by_reason": by_reason})
         return sorted(rows, key=lambda row: row["source_name"])
 
 

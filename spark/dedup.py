@@ -33,3 +33,9 @@ def mark_duplicates(keyed: DataFrame, precedence: Mapping[str, int]) -> DataFram
 def kept_records(marked: DataFrame) -> DataFrame:
     """The records that won de-duplication (never a reject: its ``is_duplicate`` is NULL)."""
     return marked.where(~F.col("is_duplicate")).drop("is_duplicate")
+
+
+def without_duplicates(marked: DataFrame) -> DataFrame:
+    """The kept records and the rejects of ``marked``: its duplicates dropped (and a valid record left unmarked,
+    ``is_duplicate`` NULL, which the accounting then finds in no fate)."""
+    return marked.where(F.col("reason").isNotNull() | ~F.col("is_duplicate"))

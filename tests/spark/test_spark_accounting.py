@@ -6,14 +6,14 @@ from pyspark.sql import functions as F
 
 from spark.accounting import AccountingError, SourceCounts, check_accounting
 from spark.contract import REASONS
-from spark.dedup import mark_duplicates
+from spark.dedup import mark_duplicates, without_duplicates
 from spark.keys import with_review_id
 from spark.rules import trim_fields, with_reject_reason
 
 
 def _observed_counts(tally: SourceCounts, marked) -> list[dict]:
-    # One action on the marked frame fills both observations, as the job's cache-filling pass does.
-    tally.observe_fates(marked).write.format("noop").mode("overwrite").save()
+    # One action counts the survivors and fills both observations, as the job's cache-filling pass does.
+    tally.count_survivors(without_duplicates(tally.observe_duplicates(marked)))
     return tally.rows()
 
 

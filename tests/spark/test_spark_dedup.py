@@ -1,7 +1,7 @@
 """spark.dedup: highest precedence source wins, then the lowest source_row; the winner is taken whole."""
 from __future__ import annotations
 
-from spark.dedup import kept_records, mark_duplicates
+from spark.dedup import kept_records, mark_duplicates, without_duplicates
 from spark.keys import with_review_id
 
 PRECEDENCE = {"csv130": 3, "json130": 2, "csv150": 1}
@@ -44,3 +44,19 @@ def test_rejects_take_no_part_in_de_duplication(records):
     flags = {(r.source_name, r.source_row): r.is_duplicate for r in marked.collect()}
     assert flags == {("csv130", 1): None, ("json130", 2): False, ("csv150", 3): True}
     assert [r.source_row for r in kept_records(marked).collect()] == [2]
+
+
+def test_without_duplicates_keeps_the_kept_records_and_the_rejects(records):
+    from pyspark.sql import functions as F
+
+    df = with_review_id(records(
+        {"source_name": "csv130", "source_row": 1, "price": "1.0"},  # rejected below, same natural key
+        {"source_name": "json130", "source_row": 2, "price": "2.0"},  # kept
+        {"source_name": "csv150", "source_row": 3, "price": "3.0"},  # duplicate
+        {"source_name": "csv150", "source_row": 4, "winery": "Other"},  # kept, then left unmarked below
+    )).withColumn("reason", F.when(F.col("source_row") == 1, F.lit("bad_points")))
+    marked = mark_duplicates(df, PRECEDENCE)
+    assert sorted(r.source_row for r in without_duplicates(marked).collect()) == [1, 2, 4]
+    # A valid record without is_duplicate (a bug in de-duplication) is no survivor: the accounting misses it.
+    unmarked = marked.withColumn("is_duplicate", F.when(F.col("source_row") != 4, F.col("is_duplicate")))
+    assert sorted(r.source_row for r in without_duplicates(unmarked).collect()) == [1, 2]
