@@ -40,7 +40,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from spark.accounting import AccountingError, SourceCounts, check_accounting, counts_frame  # noqa: E402
 from spark.csv_parts import parts_for, split_csv  # noqa: E402
 from spark.curated import curated_records  # noqa: E402
-from spark.dedup import kept_records, mark_duplicates, without_duplicates  # noqa: E402
+from spark.dedup import ORDER_KEY, kept_records, mark_duplicates, order_key, without_duplicates  # noqa: E402
 from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
 from spark.keys import review_id_of  # noqa: E402
 from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
@@ -149,8 +149,12 @@ def marked_records(spark: SparkSession, specs: Sequence[SourceSpec], deferred: D
     """
     # Spark starts a stage's tasks in partition order, so the sources read by one task each (the JSON arrays)
     # come first: a core that starts the longest task first leaves the parts of cut sources to fill in around it.
+    precedence = {spec.name: spec.precedence for spec in specs}
     records = tally.observe_read(reduce(DataFrame.unionByName, [
-        read_source(spark, spec, deferred) for spec in sorted(specs, key=lambda spec: spec.tasks)]))
+        # De-duplication's order key, added where each source is read: its source's part is a literal there,
+        # and the checks' generated code, near the JIT's limit, does not grow (test_generated_code_of_...).
+        read_source(spark, spec, deferred).withColumn(ORDER_KEY, order_key(precedence, spec.name))
+        for spec in sorted(specs, key=lambda spec: spec.tasks)]))
     # review_id normalises white space itself (trimming included), so it is hashed from the fields as read, where
     # each file is read (one partition a file). Only a valid record's review_id means anything; hashing the few
     # rejects too is cheaper than a condition that would repeat the rules' expression.
@@ -158,12 +162,12 @@ def marked_records(spark: SparkSession, specs: Sequence[SourceSpec], deferred: D
     # The job's one shuffle of all the records: hash partitioning on review_id into the curated files. It also
     # spreads the checks over the cores (a file is read as one partition), the window of mark_duplicates and
     # the final sort reuse it (no further exchange), and what survives de-duplication is the one cache every
-    # output reads: counts, rejects and curated records. (Measured at SCALE=1 and 10 against a round-robin shuffle for the checks
-    # followed by this one: 5 % and 6 % less time, the same outputs.)
+    # output reads: counts, rejects and curated records. (Measured at SCALE=1 and 10 against a round-robin
+    # shuffle for the checks followed by this one: 5 % and 6 % less time, the same outputs.)
     records = records.repartition(curated_files, "review_id")
     checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records))))
     # A reject carries its text in record_text: the readers' columns are not needed after the checks.
-    return mark_duplicates(checked, {s.name: s.precedence for s in specs}).drop("unparsed_text", "malformed")
+    return mark_duplicates(checked, precedence).drop("unparsed_text", "malformed")
 
 
 def apply_session_defaults(spark: SparkSession) -> dict[str, str]:

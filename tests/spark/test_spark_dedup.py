@@ -60,3 +60,39 @@ def test_without_duplicates_keeps_the_kept_records_and_the_rejects(records):
     # A valid record without is_duplicate (a bug in de-duplication) is no survivor: the accounting misses it.
     unmarked = marked.withColumn("is_duplicate", F.when(F.col("source_row") != 4, F.col("is_duplicate")))
     assert sorted(r.source_row for r in without_duplicates(unmarked).collect()) == [1, 2]
+
+
+def test_sources_of_equal_precedence_lowest_source_row_then_first_name(records):
+    df = with_review_id(records(
+        {"source_name": "y", "source_row": 3, "price": "3.0"},
+        {"source_name": "x", "source_row": 5, "price": "5.0"},
+        {"source_name": "low", "source_row": 1, "price": "1.0"},
+        {"source_name": "y", "source_row": 7, "winery": "Other", "price": "7.0"},
+        {"source_name": "x", "source_row": 7, "winery": "Other", "price": "7.5"},
+    ))
+    kept = kept_records(mark_duplicates(df, {"x": 2, "y": 2, "low": 1})).collect()
+    assert sorted((r.source_name, r.source_row, r.price) for r in kept) == [("x", 7, "7.5"), ("y", 3, "3.0")]
+
+
+def test_order_key_sorts_precedence_then_source_row_then_name(spark):
+    from pyspark.sql import functions as F
+
+    from spark.dedup import order_key
+
+    rows = [("low", 1), ("x", 9), ("y", 2), ("x", 2), ("top", 10 ** 12), ("unknown", 0)]
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    # As the readers give them: source_name and source_row are never NULL.
+    df = spark.createDataFrame(rows, StructType([StructField("source_name", StringType(), False),
+                                                 StructField("source_row", LongType(), False)]))
+    ordered = df.orderBy(order_key({"x": 2, "y": 2, "low": -5, "top": 7})).collect()
+    assert [(r.source_name, r.source_row) for r in ordered] == [
+        ("top", 10 ** 12), ("x", 2), ("y", 2), ("x", 9), ("low", 1), ("unknown", 0)]
+    assert not df.select(order_key({"x": 1}).alias("k")).schema["k"].nullable
+    # The key of a reader's frame, whose source is known, is the same number.
+    precedence = {"x": 2, "y": 2, "low": -5, "top": 7}
+    for name in ("x", "y", "low", "top", "unknown"):
+        mine = df.where(F.col("source_name") == name)
+        assert (mine.select(order_key(precedence, name)).collect() == mine.select(order_key(precedence)).collect()
+                != [])
+    assert df.select(F.min(order_key({"x": 1}))).first()[0] >= 0
