@@ -39,8 +39,9 @@ class SourceCounts:
                            F.sum(row).alias(f"row_sum_{i}")]
         return records.observe(self._read, *aggregates)
 
-    def check_record_numbers(self) -> None:
-        """Raise ``AccountingError`` for a source whose ``source_row`` values are not 1 to its count of records.
+    def check_record_numbers(self, limit: int | None = None) -> None:
+        """Raise ``AccountingError`` for a source whose ``source_row`` values are not 1 to its count of records,
+        or go past ``limit``.
 
         The readers number records from their position in a partition (a file, or a part of a file cut at record
         boundaries, see ``spark.csv_parts``). A part that held another number of records than counted while
@@ -54,6 +55,8 @@ class SourceCounts:
             if last != count or total != count * (count + 1) // 2:
                 raise AccountingError(f"source {name}: its {count} records are not numbered 1 to {count} "
                                       f"(largest source_row {last}, sum {total})")
+            if limit is not None and last > limit:
+                raise AccountingError(f"source {name}: {count} records, more than the {limit} a source can have")
 
     def observe_duplicates(self, marked: DataFrame) -> DataFrame:
         """``marked`` (every record, with ``is_duplicate``, see ``spark.dedup.mark_duplicates``), with its
@@ -67,7 +70,13 @@ class SourceCounts:
         """Count the records of ``survivors`` (``spark.dedup.without_duplicates``: the kept records and the
         rejects, with ``reason``, NULL when kept) per source and reason: an action, the job's pass over the
         records. A valid record left unmarked is no survivor and no duplicate, and a reason section 3 does not
-        list is counted nowhere in ``rows``: either way the identity fails."""
+        list is counted nowhere in ``rows``: either way the identity fails.
+
+        It must be the first action on ``survivors``: an observation keeps what the first action computed, and a
+        ``first()`` before it would leave partial counts (a false ``AccountingError``). The observations are
+        updated by the group-by's map tasks; on a cluster, a map stage run again after a lost executor would
+        count its records twice, and the identity fails rather than passing with wrong counts.
+        """
         self._survivors = {(row["source_name"], row["reason"]): int(row["count"])
                            for row in survivors.groupBy("source_name", "reason").count().collect()}
 

@@ -40,7 +40,8 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from spark.accounting import AccountingError, SourceCounts, check_accounting, counts_frame  # noqa: E402
 from spark.csv_parts import parts_for, split_csv  # noqa: E402
 from spark.curated import curated_records  # noqa: E402
-from spark.dedup import ORDER_KEY, kept_records, mark_duplicates, order_key, without_duplicates  # noqa: E402
+from spark.dedup import (  # noqa: E402
+    MAX_SOURCE_ROW, ORDER_KEY, kept_records, mark_duplicates, order_key, without_duplicates)
 from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
 from spark.keys import review_id_of  # noqa: E402
 from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
@@ -219,7 +220,7 @@ def run(spark: SparkSession, batch_date: dt.date | str, sources: Sequence[Source
         # the accounting, before anything is written.
         tally.count_survivors(survivors)
         deferred.run_checks()
-        tally.check_record_numbers()
+        tally.check_record_numbers(limit=MAX_SOURCE_ROW)
         rows = tally.rows()
         check_accounting(rows)
         for row in rows:

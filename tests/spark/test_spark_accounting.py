@@ -112,3 +112,13 @@ def test_record_numbers_must_be_one_to_the_count(records, rows, message):
     else:
         with pytest.raises(AccountingError, match=message):
             tally.check_record_numbers()
+
+
+def test_record_numbers_past_the_limit(records):
+    # De-duplication's order key holds source_row up to a limit (spark.dedup.MAX_SOURCE_ROW); the job checks it.
+    tally = SourceCounts(["a"])
+    tally.observe_read(records(*[{"source_name": "a", "source_row": row} for row in (1, 2, 3, 4)])) \
+        .write.format("noop").mode("overwrite").save()
+    tally.check_record_numbers(limit=4)
+    with pytest.raises(AccountingError, match="source a: 4 records, more than the 3 a source can have"):
+        tally.check_record_numbers(limit=3)

@@ -95,4 +95,37 @@ def test_order_key_sorts_precedence_then_source_row_then_name(spark):
         mine = df.where(F.col("source_name") == name)
         assert (mine.select(order_key(precedence, name)).collect() == mine.select(order_key(precedence)).collect()
                 != [])
-    assert df.select(F.min(order_key({"x": 1}))).first()[0] >= 0
+
+
+def test_order_key_keeps_source_row_above_the_name_and_within_its_bits(spark, records):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    from spark.dedup import _REJECT, MAX_SOURCE_ROW, order_key
+
+    # Equal precedence: a lower source_row beats an earlier name.
+    df = with_review_id(records({"source_name": "a", "source_row": 3}, {"source_name": "y", "source_row": 2}))
+    kept = kept_records(mark_duplicates(df, {"a": 1, "x": 1, "y": 1})).collect()
+    assert [(r.source_name, r.source_row) for r in kept] == [("y", 2)]
+    # The largest row of the first source still beats row 1 of the next.
+    df = with_review_id(records({"source_name": "top", "source_row": MAX_SOURCE_ROW},
+                                {"source_name": "next", "source_row": 1}))
+    kept = kept_records(mark_duplicates(df, {"top": 2, "next": 1})).collect()
+    assert [(r.source_name, r.source_row) for r in kept] == [("top", MAX_SOURCE_ROW)]
+    # The largest key there is, a reject of an unknown source at the largest row, is still a positive long.
+    rows = spark.createDataFrame([("unknown", MAX_SOURCE_ROW)], StructType([
+        StructField("source_name", StringType(), False), StructField("source_row", LongType(), False)]))
+    largest = rows.select(order_key({"x": 1}) + F.lit(_REJECT)).first()[0]
+    assert 0 < largest < 1 << 63 and largest > _REJECT
+
+
+def test_mark_duplicates_follows_and_drops_a_precomputed_order_key(records):
+    from pyspark.sql import functions as F
+
+    from spark.dedup import ORDER_KEY
+
+    df = with_review_id(records({"source_name": "csv130", "source_row": 1}, {"source_name": "csv150", "source_row": 2}))
+    # A key that puts the lower precedence first: the column, not the precedence, decides.
+    marked = mark_duplicates(df.withColumn(ORDER_KEY, -F.col("source_row")), PRECEDENCE)
+    assert ORDER_KEY not in marked.columns
+    assert [(r.source_name, r.source_row) for r in kept_records(marked).collect()] == [("csv150", 2)]
