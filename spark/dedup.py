@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark.lookup import lookup
+
 
 # De-duplication's order as one long, lowest first (``order_key``): the rank of the source's precedence among
 # the distinct precedences (highest first), then ``source_row``, then the rank of the source's name (for sources
@@ -16,7 +18,8 @@ _ROW_BITS = 40
 MAX_SOURCE_ROW = (1 << _ROW_BITS) - 1
 _PRECEDENCE_BITS = 11
 _REJECT = 1 << (_PRECEDENCE_BITS + _ROW_BITS + _NAME_BITS)
-
+# A source missing from the precedence comes after all others.
+_UNKNOWN_SOURCE = ((1 << _PRECEDENCE_BITS) - 1) << (_ROW_BITS + _NAME_BITS) | ((1 << _NAME_BITS) - 1)
 
 ORDER_KEY = "dedup_order"
 
@@ -29,10 +32,6 @@ def _source_parts(precedence: Mapping[str, int]) -> dict[str, int]:
         raise ValueError(f"too many sources to de-duplicate: {len(names)}")
     return {name: levels.index(precedence[name]) << (_ROW_BITS + _NAME_BITS) | number
             for number, name in enumerate(names)}
-
-
-# A source missing from the precedence comes after all others.
-_UNKNOWN_SOURCE = ((1 << _PRECEDENCE_BITS) - 1) << (_ROW_BITS + _NAME_BITS) | ((1 << _NAME_BITS) - 1)
 
 
 def order_key(precedence: Mapping[str, int], source: str | None = None) -> Column:
@@ -50,16 +49,7 @@ def order_key(precedence: Mapping[str, int], source: str | None = None) -> Colum
     if source is not None:
         part = F.lit(parts.get(source, _UNKNOWN_SOURCE))
     else:
-        # A CASE that ends in a literal, not a map lookup: the key stays non-nullable (smaller generated code).
-        part = F.lit(_UNKNOWN_SOURCE)
-        if parts:
-            name = F.col("source_name")
-            cases = iter(parts.items())
-            first, value = next(cases)
-            part = F.when(name == first, F.lit(value))
-            for other, value in cases:
-                part = part.when(name == other, F.lit(value))
-            part = part.otherwise(F.lit(_UNKNOWN_SOURCE))
+        part = lookup(F.col("source_name"), parts, _UNKNOWN_SOURCE)  # non-nullable
     return part + F.shiftleft(F.col("source_row").cast("long"), _NAME_BITS)
 
 

@@ -40,6 +40,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from spark.contract import FIELDS, REQUIRED_FIELDS
 from spark.csv_parts import CsvPart
 from spark.json_array import JSON_RECORD_SCHEMA, record_rows, record_rows_of_file
+from spark.lookup import lookup
 
 log = logging.getLogger("winepipe.spark.sources")
 
@@ -148,14 +149,11 @@ def read_csv_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
         names = [os.path.basename(part.path) for part in parts]
         if len(set(names)) != len(names):
             raise ValueError(f"source {source.name}: the names of its parts are not unique: {names}")
-        file_name = F.col("_metadata.file_name")
-        # A CASE that ends in a literal, not a map lookup: source_row stays non-nullable, as the generated code of
-        # the checks and the window that use it is sized for (see test_generated_code_of_the_checks_...).
-        first_row = F.when(file_name == names[0], F.lit(parts[0].first_row))
-        for name, part in zip(names[1:], parts[1:]):
-            first_row = first_row.when(file_name == name, F.lit(part.first_row))
-        # A row of no known part (none) would be numbered from 0, which the job's check of the numbers refuses.
-        numbered = parsed.select("*", (first_row.otherwise(F.lit(0)) + in_part).alias("source_row"))
+        # source_row stays non-nullable (lookup). A row of no known part (none) would be numbered from 0, which
+        # the job's check of the numbers refuses.
+        first_row = lookup(F.col("_metadata.file_name"),
+                           {name: part.first_row for name, part in zip(names, parts)}, 0)
+        numbered = parsed.select("*", (first_row + in_part).alias("source_row"))
     # Three projections, each computing its expensive columns once: Spark does not merge a projection into the
     # next when that would repeat a costly expression, whereas one projection repeating ``malformed`` in every
     # field would evaluate the UTF-8 checks once per field (subexpression elimination skips CASE WHEN values).
