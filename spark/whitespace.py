@@ -58,6 +58,14 @@ def trim_whitespace(text: Column) -> Column:
     return _no_empty(F.when(may_have_edge_whitespace(text), F.trim(text, F.lit(WHITESPACE_CHARS))).otherwise(text))
 
 
+def trimmed_length(text: Column) -> Column:
+    """The length in characters of ``text`` trimmed of white space (0 when nothing else is left; NULL for NULL).
+
+    Exact, without ``trim_whitespace``'s pre-filter: less generated code, for a branch that runs for few values.
+    """
+    return F.length(F.trim(text, F.lit(WHITESPACE_CHARS)))
+
+
 def collapse_whitespace(text: Column) -> Column:
     """``text`` trimmed, with every inner run of white space replaced by one ASCII space.
 

@@ -5,24 +5,35 @@ from decimal import Decimal
 
 import pytest
 
-from spark.rules import trim_fields, with_reject_reason
+from spark.contract import FIELDS
+from spark.rules import LENGTH_ONLY_FIELDS, RULE_FIELDS, trim_fields, with_reject_reason
 
 
-def reasons(df) -> list:
-    checked = with_reject_reason(trim_fields(df))
-    return [r.reason for r in checked.orderBy("source_row").collect()]
+@pytest.fixture(params=["every field trimmed", "rule fields trimmed"])
+def check(request):
+    """The checks as a caller runs them: every field trimmed first, or, as the job does, only RULE_FIELDS (the
+    rules then measure the others' lengths trimmed and leave them as read)."""
+    trimmed = FIELDS if request.param == "every field trimmed" else RULE_FIELDS
+    return lambda df: with_reject_reason(trim_fields(df, trimmed), trimmed=trimmed)
 
 
-def test_valid_record_has_no_reason(records):
+@pytest.fixture
+def reasons(check):
+    def reasons_of(df) -> list:
+        return [r.reason for r in check(df).orderBy("source_row").collect()]
+    return reasons_of
+
+
+def test_valid_record_has_no_reason(records, reasons):
     assert reasons(records({})) == [None]
 
 
-def test_malformed_record(records):
+def test_malformed_record(records, reasons):
     assert reasons(records({"malformed": True, "unparsed_text": '"0,Italy,x"'})) == ["malformed_record"]
 
 
 @pytest.mark.parametrize("field", ["description", "variety", "winery"])
-def test_missing_required_text(records, field):
+def test_missing_required_text(records, reasons, field):
     values = [None, "", " \u00a0\u3000\t"]
     assert reasons(records(*[{field: v} for v in values])) == [f"missing_{field}"] * len(values)
 
@@ -35,7 +46,7 @@ POINTS_CASES = [
 ]
 
 
-def test_bad_points(records):
+def test_bad_points(records, reasons):
     assert reasons(records(*[{"points": p} for p, _ in POINTS_CASES])) == [r for _, r in POINTS_CASES]
 
 
@@ -48,7 +59,7 @@ PRICE_CASES = [
 ]
 
 
-def test_bad_price(records):
+def test_bad_price(records, reasons):
     assert reasons(records(*[{"price": p} for p, _ in PRICE_CASES])) == [r for _, r in PRICE_CASES]
 
 
@@ -56,7 +67,7 @@ LIMITS = {"country": 64, "designation": 255, "province": 128, "region_1": 128, "
           "taster_name": 128, "taster_twitter_handle": 64, "title": 512, "variety": 128, "winery": 255}
 
 
-def test_field_too_long_counts_characters_after_trimming(records):
+def test_field_too_long_counts_characters_after_trimming(records, reasons):
     cases = []
     for field, limit in LIMITS.items():
         at_limit = "é" * (limit - 1) + "\u3042"  # multi-byte characters: the limit is in characters, not bytes
@@ -65,13 +76,27 @@ def test_field_too_long_counts_characters_after_trimming(records):
     assert reasons(records(*[c for c, _ in cases])) == [r for _, r in cases]
 
 
-def test_description_has_no_length_limit(records):
+def test_description_has_no_length_limit(records, reasons):
     assert reasons(records({"description": "x" * 100_000})) == [None]
 
 
-def test_too_long_value_is_not_truncated(records):
-    checked = with_reject_reason(trim_fields(records({"country": "c" * 65})))
-    assert checked.first().country == "c" * 65
+def test_too_long_value_is_not_truncated(records, check):
+    assert check(records({"country": "c" * 65})).first().country == "c" * 65
+
+
+def test_rules_leave_the_length_only_fields_as_read_when_told_they_are_untrimmed(records):
+    # The job trims them for the kept records only: their lengths are measured trimmed, their values kept as read.
+    padded = {name: f"\u00a0{name}\u3000 " for name in LENGTH_ONLY_FIELDS}
+    row = with_reject_reason(trim_fields(records({**padded, "variety": " Syrah "}), RULE_FIELDS),
+                             trimmed=RULE_FIELDS).first()
+    assert row.reason is None
+    assert [row[name] for name in LENGTH_ONLY_FIELDS] == [padded[name] for name in LENGTH_ONLY_FIELDS]
+    assert row.variety == "Syrah"
+
+
+def test_rules_refuse_untrimmed_fields_they_read(records):
+    with pytest.raises(ValueError, match="read these fields trimmed, and they are not: points, price"):
+        with_reject_reason(records({}), trimmed=("description", "variety", "winery"))
 
 
 ORDER_CASES = [
@@ -85,7 +110,7 @@ ORDER_CASES = [
 ]
 
 
-def test_only_the_first_failing_rule_is_reported(records):
+def test_only_the_first_failing_rule_is_reported(records, reasons):
     assert reasons(records(*[c for c, _ in ORDER_CASES])) == [r for _, r in ORDER_CASES]
 
 
@@ -101,7 +126,12 @@ def test_trim_fields_trims_every_field_and_keeps_inner_text(records):
     assert row.points == "87"
 
 
-def test_points_and_price_come_out_typed(records):
+def test_trim_fields_trims_only_the_fields_given(records):
+    row = trim_fields(records({"title": " t\u00a0", "points": " 87 "}), ["points"]).first()
+    assert (row.title, row.points) == (" t\u00a0", "87")
+
+
+def test_points_and_price_come_out_typed(records, check):
     # (points, price) as read -> as checked: int and decimal(10,2), rounded half up; NULL where they do not parse.
     cases = [({"points": "87", "price": "15.0"}, (87, Decimal("15.00"))),
              ({"points": "87.0", "price": " 235"}, (87, Decimal("235.00"))),
@@ -111,7 +141,7 @@ def test_points_and_price_come_out_typed(records):
              ({"points": "99", "price": None}, (99, None)),
              ({"points": "eighty", "price": "$15"}, (None, None)),
              ({"points": "79", "price": "0.004"}, (79, Decimal("0.00")))]
-    rows = with_reject_reason(trim_fields(records(*[c for c, _ in cases]))).orderBy("source_row").collect()
+    rows = check(records(*[c for c, _ in cases])).orderBy("source_row").collect()
     assert [(r.points, r.price) for r in rows] == [v for _, v in cases]
-    assert with_reject_reason(trim_fields(records({}))).schema["points"].dataType.simpleString() == "int"
-    assert with_reject_reason(trim_fields(records({}))).schema["price"].dataType.simpleString() == "decimal(10,2)"
+    assert check(records({})).schema["points"].dataType.simpleString() == "int"
+    assert check(records({})).schema["price"].dataType.simpleString() == "decimal(10,2)"

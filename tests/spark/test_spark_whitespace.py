@@ -5,7 +5,7 @@ import sys
 
 from pyspark.sql import functions as F
 
-from spark.whitespace import WHITESPACE_CHARS, collapse_whitespace, trim_whitespace
+from spark.whitespace import WHITESPACE_CHARS, collapse_whitespace, trim_whitespace, trimmed_length
 
 
 def test_class_is_exactly_python_isspace():
@@ -35,6 +35,13 @@ def test_trim_and_collapse(spark):
     rows = (df.select("i", trim_whitespace(F.col("t")).alias("trimmed"),
                       collapse_whitespace(F.col("t")).alias("collapsed")).orderBy("i").collect())
     assert [(r.trimmed, r.collapsed) for r in rows] == [(t, c) for _, t, c in CASES]
+
+
+def test_trimmed_length_is_the_length_of_the_trimmed_value_in_characters(spark):
+    df = spark.createDataFrame([(i, t) for i, (t, _, _) in enumerate(CASES)], "i int, t string")
+    rows = df.select("i", trimmed_length(F.col("t")).alias("n")).orderBy("i").collect()
+    assert [r.n for r in rows] == [None if t is None else len(t.strip()) for t, _, _ in CASES]
+    assert [r.n for r in rows][:5] == [10, 33, 16, 13, 0]
 
 
 def test_every_white_space_character_is_trimmed_at_either_edge_and_kept_inside(spark):
