@@ -45,7 +45,7 @@ from spark.dedup import (  # noqa: E402
 from spark.derive import with_num_wines_of_variety, with_vintage  # noqa: E402
 from spark.keys import review_id_of  # noqa: E402
 from spark.rejects import keep_text_of_rejects, rejected_records, with_record_text  # noqa: E402
-from spark.rules import LENGTH_ONLY_FIELDS, RULE_FIELDS, trim_fields, with_reject_reason  # noqa: E402
+from spark.rules import LENGTH_ONLY_FIELDS, RULE_FIELDS, trim_and_check, trim_fields  # noqa: E402
 from spark.sources import Deferred, SourceSchemaError, SourceSpec, local_path, read_source  # noqa: E402
 
 log = logging.getLogger("winepipe.spark.job")
@@ -173,8 +173,7 @@ def marked_records(spark: SparkSession, specs: Sequence[SourceSpec], deferred: D
     # to 5,755 bytes of bytecode, and C2's compilation of it from 3.9 s of a core to 0.4 s (its cost grows much
     # faster than the method's size). The job took 25.3-27.4 s instead of 27.2-29.6 s, with the same outputs
     # (SCALE=1, 6 alternating runs each).
-    checked = keep_text_of_rejects(with_reject_reason(trim_fields(with_record_text(records), RULE_FIELDS),
-                                                      trimmed=RULE_FIELDS))
+    checked = keep_text_of_rejects(trim_and_check(with_record_text(records), RULE_FIELDS))
     # A reject carries its text in record_text: the readers' columns are not needed after the checks.
     return mark_duplicates(checked, precedence).drop("unparsed_text", "malformed")
 

@@ -30,6 +30,12 @@ def trim_fields(records: DataFrame, fields: Sequence[str] = FIELDS) -> DataFrame
     return records.withColumns({name: trim_whitespace(F.col(name)) for name in fields})
 
 
+def trim_and_check(records: DataFrame, fields: Sequence[str] = FIELDS) -> DataFrame:
+    """``records`` (as read) with ``fields`` trimmed (``trim_fields``; they must hold ``RULE_FIELDS``) and the
+    column ``reason`` (``with_reject_reason``); the other fields stay as read."""
+    return with_reject_reason(trim_fields(records, fields), trimmed=fields)
+
+
 def points_value(points: Column) -> Column:
     """``points`` as an int when it is written as an integer (``87``, ``87.0``); NULL otherwise."""
     return F.when(points.rlike(_INTEGER), F.regexp_extract(points, r"[+-]?[0-9]+", 0).try_cast("int"))

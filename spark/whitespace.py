@@ -37,6 +37,11 @@ def _byte_in(byte: Column, values: list[int]) -> Column:
     return byte.isin([F.lit(bytearray([value])) for value in values])
 
 
+def _trim(text: Column) -> Column:
+    # Spark's trim(BOTH chars FROM ...): the white-space characters removed at both edges, "" when none is left.
+    return F.trim(text, F.lit(WHITESPACE_CHARS))
+
+
 def may_have_edge_whitespace(text: Column) -> Column:
     """False when ``text`` certainly neither starts nor ends with white space (NULL for NULL).
 
@@ -55,7 +60,7 @@ def trim_whitespace(text: Column) -> Column:
     it to and from a Java string). It still walks the whole string, so it runs only for the few values that
     ``may_have_edge_whitespace``.
     """
-    return _no_empty(F.when(may_have_edge_whitespace(text), F.trim(text, F.lit(WHITESPACE_CHARS))).otherwise(text))
+    return _no_empty(F.when(may_have_edge_whitespace(text), _trim(text)).otherwise(text))
 
 
 def trimmed_length(text: Column) -> Column:
@@ -63,7 +68,7 @@ def trimmed_length(text: Column) -> Column:
 
     Exact, without ``trim_whitespace``'s pre-filter: less generated code, for a branch that runs for few values.
     """
-    return F.length(F.trim(text, F.lit(WHITESPACE_CHARS)))
+    return F.length(_trim(text))
 
 
 def collapse_whitespace(text: Column) -> Column:

@@ -6,15 +6,15 @@ from decimal import Decimal
 import pytest
 
 from spark.contract import FIELDS
-from spark.rules import LENGTH_ONLY_FIELDS, RULE_FIELDS, trim_fields, with_reject_reason
+from spark.rules import LENGTH_ONLY_FIELDS, RULE_FIELDS, trim_and_check, trim_fields, with_reject_reason
 
 
 @pytest.fixture(params=["every field trimmed", "rule fields trimmed"])
 def check(request):
     """The checks as a caller runs them: every field trimmed first, or, as the job does, only RULE_FIELDS (the
     rules then measure the others' lengths trimmed and leave them as read)."""
-    trimmed = FIELDS if request.param == "every field trimmed" else RULE_FIELDS
-    return lambda df: with_reject_reason(trim_fields(df, trimmed), trimmed=trimmed)
+    fields = FIELDS if request.param == "every field trimmed" else RULE_FIELDS
+    return lambda df: trim_and_check(df, fields)
 
 
 @pytest.fixture
@@ -87,8 +87,7 @@ def test_too_long_value_is_not_truncated(records, check):
 def test_rules_leave_the_length_only_fields_as_read_when_told_they_are_untrimmed(records):
     # The job trims them for the kept records only: their lengths are measured trimmed, their values kept as read.
     padded = {name: f"\u00a0{name}\u3000 " for name in LENGTH_ONLY_FIELDS}
-    row = with_reject_reason(trim_fields(records({**padded, "variety": " Syrah "}), RULE_FIELDS),
-                             trimmed=RULE_FIELDS).first()
+    row = trim_and_check(records({**padded, "variety": " Syrah "}), RULE_FIELDS).first()
     assert row.reason is None
     assert [row[name] for name in LENGTH_ONLY_FIELDS] == [padded[name] for name in LENGTH_ONLY_FIELDS]
     assert row.variety == "Syrah"
